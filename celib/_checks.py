@@ -1,0 +1,91 @@
+"""Argument validation shared by the celib modules.
+
+Validate at the boundary, once: every public function calls these helpers on its arguments
+before computing, so an error names the argument the caller passed. Checks read values with
+``detach()`` and never change what autograd records.
+"""
+
+from __future__ import annotations
+
+import math
+from numbers import Real
+
+import torch
+
+
+def as_float_tensor(x, name: str) -> torch.Tensor:
+    """Return ``x`` as a floating-point tensor (array-likes accepted; integers become the default dtype).
+
+    >>> as_float_tensor([0, 1], "p")
+    tensor([0., 1.])
+    """
+    if not isinstance(x, torch.Tensor):
+        try:
+            x = torch.as_tensor(x)
+        except (TypeError, ValueError, RuntimeError) as err:
+            raise TypeError(f"{name} must be a tensor or an array-like of numbers; got {type(x).__name__}") from err
+    if x.dtype == torch.bool or x.is_complex():
+        raise TypeError(f"{name} must hold real numbers; got dtype {x.dtype}")
+    if not x.is_floating_point():
+        x = x.to(torch.get_default_dtype())
+    return x
+
+
+def log_of_base(base) -> float:
+    """Return ``ln(base)``, the divisor that converts nats to units of ``base``.
+
+    ``base`` must be a real number, positive and different from 1 (``2`` gives bits,
+    ``math.e`` nats, ``10`` hartleys).
+
+    >>> round(log_of_base(2), 6)
+    0.693147
+    """
+    if isinstance(base, bool) or not isinstance(base, Real) or not math.isfinite(base):
+        raise ValueError(f"base must be a finite real number > 0 and != 1; got {base!r}")
+    if base <= 0 or base == 1:
+        raise ValueError(f"base must be > 0 and != 1; got {base!r}")
+    return math.log(base)
+
+
+def check_probabilities(p: torch.Tensor, name: str) -> None:
+    """Raise ``ValueError`` unless every entry of ``p`` lies in [0, 1] (NaN is rejected too)."""
+    values = p.detach()
+    bad = ~((values >= 0) & (values <= 1))  # also true for NaN
+    if bad.any():
+        first = values[bad].flatten()[0].item()
+        raise ValueError(
+            f"{name} must hold probabilities in [0, 1]; got {int(bad.sum())} value(s) outside, e.g. {first!r}"
+        )
+
+
+def sum_tolerance(dtype: torch.dtype, size: int) -> float:
+    """Tolerance for ``|sum(p) - 1|``: rounding error of summing ``size`` terms in ``dtype``.
+
+    >>> sum_tolerance(torch.float64, 100) < 1e-12 < sum_tolerance(torch.float32, 100) < 1e-4
+    True
+    """
+    return 16 * math.sqrt(max(size, 1)) * torch.finfo(dtype).eps
+
+
+def check_distribution(p: torch.Tensor, name: str, dim: int = -1) -> None:
+    """Raise ``ValueError`` unless ``p`` holds probability distributions along ``dim``.
+
+    Every entry must lie in [0, 1] and each slice along ``dim`` must sum to 1 within
+    :func:`sum_tolerance` of its dtype.
+    """
+    if p.dim() == 0:
+        raise ValueError(f"{name} must have at least one dimension (the outcomes); got a 0-d tensor")
+    try:
+        size = p.shape[dim]
+    except IndexError as err:
+        raise IndexError(f"dim {dim} is out of range for {name} with shape {tuple(p.shape)}") from err
+    check_probabilities(p, name)
+    totals = p.detach().sum(dim)
+    error = (totals - 1).abs()
+    tol = sum_tolerance(p.dtype, size)
+    if (error > tol).any():
+        worst = totals.flatten()[error.flatten().argmax()].item()
+        raise ValueError(
+            f"{name} must sum to 1 along dim {dim} (tolerance {tol:.1e} for {p.dtype}); "
+            f"got a sum of {worst!r}"
+        )

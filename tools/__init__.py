@@ -1,0 +1,1 @@
+"""Maintainer tools for the book (notebook discovery and re-execution)."""
