@@ -89,3 +89,29 @@ def check_distribution(p: torch.Tensor, name: str, dim: int = -1) -> None:
             f"{name} must sum to 1 along dim {dim} (tolerance {tol:.1e} for {p.dtype}); "
             f"got a sum of {worst!r}"
         )
+
+
+def check_reduction(reduction, allowed: tuple[str, ...] = ("none", "mean", "sum")) -> None:
+    """Raise ``ValueError`` unless ``reduction`` is one of ``allowed``.
+
+    >>> check_reduction("avg")
+    Traceback (most recent call last):
+    ...
+    ValueError: reduction must be one of 'none', 'mean', 'sum'; got 'avg'
+    """
+    if not isinstance(reduction, str) or reduction not in allowed:
+        expected = ", ".join(repr(r) for r in allowed)
+        raise ValueError(f"reduction must be one of {expected}; got {reduction!r}")
+
+
+def check_label_smoothing(label_smoothing) -> float:
+    """Return ``label_smoothing`` as a float, or raise ``ValueError`` unless it lies in [0, 1].
+
+    >>> check_label_smoothing(1.5)
+    Traceback (most recent call last):
+    ...
+    ValueError: label_smoothing must be a float in [0, 1]; got 1.5
+    """
+    if isinstance(label_smoothing, bool) or not isinstance(label_smoothing, Real) or not 0 <= label_smoothing <= 1:
+        raise ValueError(f"label_smoothing must be a float in [0, 1]; got {label_smoothing!r}")
+    return float(label_smoothing)
