@@ -41,7 +41,7 @@ notebooks: $(STAMP)
 
 browser-test: $(STAMP)
 	test -f _build/html/index.html || { echo "run 'make book' first"; exit 1; }
-	$(BIN)/python -m pytest -q -p no:doctest tests/browser
+	$(BIN)/python -m pytest -q -o addopts="-p no:cacheprovider" tests/browser
 
 clean:
 	rm -rf _build
