@@ -67,27 +67,34 @@ def sum_tolerance(dtype: torch.dtype, size: int) -> float:
     return 16 * math.sqrt(max(size, 1)) * torch.finfo(dtype).eps
 
 
-def check_distribution(p: torch.Tensor, name: str, dim: int = -1) -> None:
+def check_distribution(p: torch.Tensor, name: str, dim: int | tuple[int, ...] = -1) -> None:
     """Raise ``ValueError`` unless ``p`` holds probability distributions along ``dim``.
 
-    Every entry must lie in [0, 1] and each slice along ``dim`` must sum to 1 within
-    :func:`sum_tolerance` of its dtype.
+    Every entry must lie in [0, 1] and each slice along ``dim`` (one dim, or a tuple of dims
+    for a joint distribution) must sum to 1 within :func:`sum_tolerance` of its dtype.
+
+    >>> check_distribution(torch.tensor([[0.5, 0.25], [0.125, 0.125]]), "pxy", dim=(-2, -1))
+    >>> check_distribution(torch.tensor([0.5, 0.25]), "p")
+    Traceback (most recent call last):
+    ...
+    ValueError: p must sum to 1 along dim -1 (tolerance 2.7e-06 for torch.float32); got a sum of 0.75
     """
-    if p.dim() == 0:
-        raise ValueError(f"{name} must have at least one dimension (the outcomes); got a 0-d tensor")
+    dims = dim if isinstance(dim, tuple) else (dim,)
+    if p.dim() < len(dims):
+        expected = "one dimension (the outcomes)" if len(dims) == 1 else f"{len(dims)} dimensions (the outcomes)"
+        raise ValueError(f"{name} must have at least {expected}; got shape {tuple(p.shape)}")
     try:
-        size = p.shape[dim]
+        size = math.prod(p.shape[d] for d in dims)
     except IndexError as err:
         raise IndexError(f"dim {dim} is out of range for {name} with shape {tuple(p.shape)}") from err
     check_probabilities(p, name)
-    totals = p.detach().sum(dim)
+    totals = p.detach().sum(dims)
     error = (totals - 1).abs()
     tol = sum_tolerance(p.dtype, size)
     if (error > tol).any():
         worst = totals.flatten()[error.flatten().argmax()].item()
         raise ValueError(
-            f"{name} must sum to 1 along dim {dim} (tolerance {tol:.1e} for {p.dtype}); "
-            f"got a sum of {worst!r}"
+            f"{name} must sum to 1 along dim {dim} (tolerance {tol:.1e} for {p.dtype}); got a sum of {worst!r}"
         )
 
 

@@ -1,0 +1,162 @@
+r"""Calibration of a classifier: reliability curves, expected calibration error, temperature scaling.
+
+A classifier is *calibrated* when, among the examples it predicts with confidence :math:`c`
+(its largest softmax probability), a fraction :math:`c` is correct. The reliability curve
+(:func:`reliability_curve`) bins the predictions by confidence and compares, in each bin, the
+mean confidence with the accuracy; the expected calibration error
+(:func:`expected_calibration_error`) is the weighted mean gap (Naeini et al., 2015; Guo et al.,
+2017). Temperature scaling (:func:`fit_temperature`) divides the logits by one scalar
+:math:`T > 0` fitted on held-out data; it changes the confidences but never the predicted class.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from celib._checks import as_float_tensor, check_distribution
+from celib.training import _check_class_targets
+
+__all__ = ["ReliabilityCurve", "expected_calibration_error", "fit_temperature", "reliability_curve"]
+
+
+@dataclass
+class ReliabilityCurve:
+    """Per-bin statistics of :func:`reliability_curve`; bin ``b`` covers confidences in ``(edges[b], edges[b + 1]]``.
+
+    ``confidence`` and ``accuracy`` are ``nan`` in empty bins (``count == 0``): a mean over no
+    example is undefined; plotting skips them.
+    """
+
+    edges: torch.Tensor  #: (n_bins + 1,) bin edges from 0 to 1
+    confidence: torch.Tensor  #: (n_bins,) mean confidence of the examples in each bin
+    accuracy: torch.Tensor  #: (n_bins,) fraction of correct predictions in each bin
+    count: torch.Tensor  #: (n_bins,) number of examples in each bin
+
+
+def _check_n_bins(n_bins) -> None:
+    if isinstance(n_bins, bool) or not isinstance(n_bins, int) or n_bins < 1:
+        raise ValueError(f"n_bins must be a positive int; got {n_bins!r}")
+
+
+def _check_probs_and_labels(probs, labels) -> torch.Tensor:
+    probs = as_float_tensor(probs, "probs")
+    if probs.dim() != 2:
+        raise ValueError(f"probs must have shape (N, K), one distribution per row; got shape {tuple(probs.shape)}")
+    check_distribution(probs, "probs")
+    _check_class_targets(labels, probs.shape[1], "labels")
+    if labels.shape != probs.shape[:1]:
+        raise ValueError(f"labels must have shape ({probs.shape[0]},), one per row of probs; got {tuple(labels.shape)}")
+    return probs
+
+
+def reliability_curve(probs, labels: torch.Tensor, n_bins: int = 15) -> ReliabilityCurve:
+    r"""Bin predictions by confidence into ``n_bins`` equal-width bins and measure each bin.
+
+    The confidence of row :math:`i` is :math:`c_i = \max_k p_{ik}` and its prediction is correct
+    when :math:`\operatorname{argmax}_k p_{ik} = y_i`. For the set :math:`B_b` of rows with
+    :math:`c_i \in (\frac{b}{n}, \frac{b+1}{n}]`:
+
+    .. math::
+
+        \operatorname{conf}(B_b) = \frac{1}{|B_b|} \sum_{i \in B_b} c_i, \qquad
+        \operatorname{acc}(B_b) = \frac{1}{|B_b|} \sum_{i \in B_b} [\hat y_i = y_i].
+
+    A calibrated model has :math:`\operatorname{acc}(B_b) \approx \operatorname{conf}(B_b)`
+    in every bin: the curve lies on the diagonal.
+
+    Args:
+        probs: predicted distributions, shape ``(N, K)``, rows summing to 1.
+        labels: true classes, ``torch.long`` of shape ``(N,)``.
+        n_bins: number of equal-width bins on [0, 1].
+
+    >>> probs = torch.tensor([[0.9, 0.1], [0.9, 0.1], [0.4, 0.6], [0.4, 0.6]])
+    >>> curve = reliability_curve(probs, torch.tensor([0, 1, 1, 1]), n_bins=2)
+    >>> curve.confidence, curve.accuracy, curve.count
+    (tensor([   nan, 0.7500]), tensor([   nan, 0.7500]), tensor([0, 4]))
+    """
+    probs = _check_probs_and_labels(probs, labels)
+    _check_n_bins(n_bins)
+    confidence, prediction = probs.detach().max(dim=1)  # (N,), (N,)
+    correct = (prediction == labels).to(probs.dtype)  # (N,)
+    edges = torch.arange(n_bins + 1, dtype=probs.dtype) / n_bins  # b / n correctly rounded, e.g. exactly 0.6 for 3 / 5
+    # bucketize with right=False puts c in bin b when edges[b] < c <= edges[b + 1].
+    bins = torch.bucketize(confidence, edges[1:-1])  # (N,) in [0, n_bins)
+    count = torch.bincount(bins, minlength=n_bins)
+    sum_confidence = torch.zeros(n_bins, dtype=probs.dtype).index_add_(0, bins, confidence)
+    sum_correct = torch.zeros(n_bins, dtype=probs.dtype).index_add_(0, bins, correct)
+    return ReliabilityCurve(edges, sum_confidence / count, sum_correct / count, count)  # 0 / 0 = nan if empty
+
+
+def expected_calibration_error(probs, labels: torch.Tensor, n_bins: int = 15) -> torch.Tensor:
+    r"""Expected calibration error with ``n_bins`` equal-width confidence bins.
+
+    .. math::
+
+        \mathrm{ECE} = \sum_{b=1}^{n} \frac{|B_b|}{N}\,
+        \bigl|\operatorname{acc}(B_b) - \operatorname{conf}(B_b)\bigr|,
+
+    with the bins of :func:`reliability_curve` (empty bins contribute 0). It lies in [0, 1]:
+    0 for a calibrated model, large for an over- or under-confident one.
+
+    >>> probs = torch.tensor([[0.9, 0.1]] * 4)  # 90% confident, 75% right
+    >>> expected_calibration_error(probs, torch.tensor([0, 0, 0, 1]))
+    tensor(0.1500)
+    """
+    curve = reliability_curve(probs, labels, n_bins)
+    filled = curve.count > 0
+    gaps = (curve.accuracy[filled] - curve.confidence[filled]).abs()
+    return (curve.count[filled] * gaps).sum() / curve.count.sum()
+
+
+def fit_temperature(logits, labels: torch.Tensor, max_iter: int = 100) -> float:
+    r"""Temperature :math:`T > 0` minimising the NLL of ``softmax(logits / T)`` on ``labels``.
+
+    .. math::
+
+        T^\star = \operatorname*{arg\,min}_{T > 0}\;
+        -\frac1N \sum_{i=1}^N \ln \operatorname{softmax}(z_i / T)_{y_i}.
+
+    The fit optimises :math:`u = \ln T` (so :math:`T = e^u > 0` without constraints) with
+    L-BFGS and a strong-Wolfe line search, starting from :math:`T = 1`, in float64 on detached
+    logits. Fit it on held-out data, never on the training set: there the model's confidence
+    is inflated. :math:`T > 1` softens overconfident predictions; dividing by a positive
+    scalar never changes the argmax, so accuracy is unchanged.
+
+    Args:
+        logits: shape ``(N, K)``.
+        labels: true classes, ``torch.long`` of shape ``(N,)``.
+        max_iter: L-BFGS iterations.
+
+    Returns:
+        The fitted temperature, a Python float.
+
+    >>> logits = torch.tensor([[2.0, 0.0], [0.0, 2.0], [2.0, 0.0], [0.0, 2.0]])
+    >>> round(fit_temperature(logits, torch.tensor([0, 1, 0, 0])), 4)  # 3 of 4 right: softmax(z / T) = 0.75
+    1.8205
+    """
+    logits = as_float_tensor(logits, "logits")
+    if logits.dim() != 2:
+        raise ValueError(f"logits must have shape (N, K); got shape {tuple(logits.shape)}")
+    _check_class_targets(labels, logits.shape[1], "labels")
+    if labels.shape != logits.shape[:1]:
+        raise ValueError(f"labels must have shape ({logits.shape[0]},), one per row of logits; got {tuple(labels.shape)}")
+    if isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 1:
+        raise ValueError(f"max_iter must be a positive int; got {max_iter!r}")
+
+    logits = logits.detach().to(torch.float64)
+    log_t = torch.zeros((), dtype=torch.float64, requires_grad=True)
+    optimizer = torch.optim.LBFGS(
+        [log_t], lr=1.0, max_iter=max_iter, tolerance_grad=1e-10, tolerance_change=1e-14, line_search_fn="strong_wolfe"
+    )
+
+    def closure() -> torch.Tensor:
+        optimizer.zero_grad()
+        loss = F.cross_entropy(logits / log_t.exp(), labels)
+        loss.backward()
+        return loss
+
+    optimizer.step(closure)
+    return log_t.exp().item()

@@ -1,0 +1,333 @@
+r"""Prefix-free binary codes: Huffman's construction and the tools to check and use a code.
+
+A *code* here is a list of binary code words (strings of ``"0"`` and ``"1"``), one per symbol,
+in the order of the symbols' probabilities. A message is a sequence of symbol indices.
+A code is *prefix-free* when no code word is the beginning of another, so a stream of bits
+decodes without separators.
+
+Every code length in this module is in **bits**, so the entropy to compare with is
+``celib.information.entropy(p, base=2)``: for a Huffman code, :math:`H(p) \le L < H(p) + 1`
+(unless one symbol is certain: then :math:`H = 0` and :math:`L = 1`).
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Sequence
+from fractions import Fraction
+from numbers import Integral
+
+import torch
+
+from celib._checks import as_float_tensor, check_distribution
+
+
+def _as_probability_vector(p, name: str = "p") -> torch.Tensor:
+    """Return ``p`` as a float tensor after checking it is one distribution: 1-D, entries in [0, 1], sum 1."""
+    p = as_float_tensor(p, name)
+    if p.dim() != 1:
+        raise ValueError(f"{name} must be a 1-D probability vector; got shape {tuple(p.shape)}")
+    check_distribution(p, name)
+    return p
+
+
+def _check_code(code, name: str = "code") -> list[str]:
+    """Return ``code`` as a list of str after checking every entry is a non-empty string of 0s and 1s."""
+    if isinstance(code, str) or not isinstance(code, Sequence):
+        raise TypeError(f"{name} must be a sequence of code words (strings of '0' and '1'); got {type(code).__name__}")
+    if len(code) == 0:
+        raise ValueError(f"{name} must hold at least one code word; got an empty sequence")
+    for index, word in enumerate(code):
+        if not isinstance(word, str) or not word or set(word) - {"0", "1"}:
+            raise ValueError(f"{name}[{index}] must be a non-empty string of '0' and '1'; got {word!r}")
+    return list(code)
+
+
+def _kraft_fraction(lengths: Sequence[int]) -> Fraction:
+    """Exact :math:`\\sum_i 2^{-l_i}` (integer arithmetic, no rounding)."""
+    longest = max(lengths)
+    return Fraction(sum(1 << (longest - length) for length in lengths), 1 << longest)
+
+
+def _huffman_lengths(weights: list[float]) -> list[int]:
+    """Code-word lengths of Huffman's algorithm on ``weights`` (at least two of them).
+
+    Heap entries are ``(weight, order)``: a leaf's order is its index, the j-th merged node's is
+    ``len(weights) + j``. So among equal weights the leaves (in index order) merge before
+    merged nodes, and older merged nodes before newer ones.
+    """
+    size = len(weights)
+    parent = [0] * (2 * size - 1)  # nodes 0..size-1 are leaves, size..2 size-2 merged nodes
+    heap = [(weight, leaf) for leaf, weight in enumerate(weights)]
+    heapq.heapify(heap)
+    for node in range(size, 2 * size - 1):
+        weight_a, a = heapq.heappop(heap)
+        weight_b, b = heapq.heappop(heap)
+        parent[a] = parent[b] = node
+        heapq.heappush(heap, (weight_a + weight_b, node))
+    # A parent is created after its children, so walking down from the root (the last node)
+    # visits every parent before its children.
+    depth = [0] * (2 * size - 1)
+    for node in range(2 * size - 3, -1, -1):
+        depth[node] = depth[parent[node]] + 1
+    return depth[:size]
+
+
+def canonical_code(lengths) -> list[str]:
+    r"""The canonical prefix-free code with the given code-word lengths.
+
+    Kraft's inequality says that a prefix-free binary code with lengths :math:`l_1, \dots, l_K`
+    exists if and only if :math:`\sum_i 2^{-l_i} \le 1`. This builds one: symbols sorted by
+    ``(length, index)`` get consecutive binary numbers, each shifted left when the length grows
+    (the *canonical* code of DEFLATE). The result depends only on the lengths.
+
+    Args:
+        lengths: positive integers, one per symbol (a list or an integer-valued tensor).
+
+    Returns:
+        A list of code words; ``len(result[i]) == lengths[i]``.
+
+    Raises:
+        ValueError: if a length is not a positive integer, or the lengths violate Kraft's
+            inequality (then no prefix-free code has them).
+
+    >>> canonical_code([2, 1, 3, 3])
+    ['10', '0', '110', '111']
+    >>> canonical_code([1, 1, 2])
+    Traceback (most recent call last):
+    ...
+    ValueError: lengths violate Kraft's inequality: sum of 2**-length is 5/4 > 1, so no prefix-free code has them
+    """
+    if isinstance(lengths, torch.Tensor):
+        if lengths.dim() != 1 or lengths.is_complex():
+            raise ValueError(f"lengths must be a 1-D sequence of positive integers; got a tensor of shape {tuple(lengths.shape)}")
+        lengths = lengths.tolist()
+    if isinstance(lengths, str) or not isinstance(lengths, Sequence) or len(lengths) == 0:
+        raise ValueError(f"lengths must be a non-empty sequence of positive integers; got {lengths!r}")
+    checked = []
+    for index, length in enumerate(lengths):
+        if isinstance(length, float) and length.is_integer():
+            length = int(length)
+        if isinstance(length, bool) or not isinstance(length, Integral) or length < 1:
+            raise ValueError(f"lengths[{index}] must be a positive integer; got {length!r}")
+        checked.append(int(length))
+    total = _kraft_fraction(checked)
+    if total > 1:
+        raise ValueError(
+            f"lengths violate Kraft's inequality: sum of 2**-length is {total} > 1, so no prefix-free code has them"
+        )
+    order = sorted(range(len(checked)), key=lambda i: (checked[i], i))
+    code = [""] * len(checked)
+    value, previous = 0, checked[order[0]]
+    for index in order:
+        length = checked[index]
+        value <<= length - previous  # the next free node at the new depth
+        code[index] = format(value, f"0{length}b")
+        value, previous = value + 1, length
+    return code
+
+
+def huffman_code(p) -> list[str]:
+    r"""An optimal prefix-free binary code for a source with probabilities ``p``.
+
+    Huffman's algorithm repeatedly merges the two least probable nodes; the depth of each symbol
+    in the resulting tree is its code-word length :math:`l_i`. No prefix-free (indeed no uniquely
+    decodable) binary code for these symbols has a smaller expected length
+    :math:`L = \sum_i p_i l_i`, and
+
+    .. math:: H_2(p) \le L < H_2(p) + 1,
+
+    with :math:`H_2` the entropy in bits, except when one symbol is certain: then
+    :math:`H_2 = 0` and :math:`L = 1`, because a code word has at least one bit.
+
+    Conventions:
+
+    - **Ties** are broken deterministically: among equal weights, original symbols merge before
+      merged nodes (lower index first), and older merged nodes before newer ones. With exact ties
+      this picks, among the optimal codes, one whose longest code word is as short as possible.
+      The code words are then the :func:`canonical_code` of the lengths, so the output depends
+      only on ``p``.
+    - **Zero-probability symbols still get code words**, at least as long as any other symbol's,
+      so every symbol is encodable. They cost nothing per occurrence on average, but they take
+      code space: ``[0.5, 0.5, 0.0]`` gets :math:`L = 1.5` bits, not 1.
+    - **A single symbol** gets the code word ``"0"``: one bit per symbol, since an empty code
+      word would leave the stream without a length.
+
+    Args:
+        p: a 1-D probability vector (tensor or array-like): entries in [0, 1] that sum to 1.
+
+    Returns:
+        A list of ``len(p)`` code words (strings of ``"0"`` and ``"1"``), in the order of ``p``.
+
+    >>> huffman_code([0.5, 0.25, 0.125, 0.125])
+    ['0', '10', '110', '111']
+    >>> huffman_code([0.4, 0.2, 0.2, 0.1, 0.1])
+    ['00', '01', '10', '110', '111']
+    >>> huffman_code([1.0])
+    ['0']
+    """
+    p = _as_probability_vector(p)
+    if p.numel() == 1:
+        return ["0"]
+    return canonical_code(_huffman_lengths(p.detach().tolist()))
+
+
+def kraft_sum(code) -> torch.Tensor:
+    r"""Kraft's sum :math:`\sum_i 2^{-l_i}` over the code words' lengths :math:`l_i`.
+
+    Every prefix-free code has a Kraft sum :math:`\le 1`; a code whose sum is exactly 1 is
+    *complete* (no code word can be shortened or added). Huffman codes with two or more symbols
+    are complete.
+
+    Args:
+        code: a sequence of code words.
+
+    Returns:
+        A float64 scalar tensor (computed exactly, then rounded once).
+
+    >>> kraft_sum(["0", "10", "110", "111"])
+    tensor(1., dtype=torch.float64)
+    >>> kraft_sum(["00", "01", "10"])
+    tensor(0.7500, dtype=torch.float64)
+    """
+    code = _check_code(code)
+    return torch.tensor(float(_kraft_fraction([len(word) for word in code])), dtype=torch.float64)
+
+
+def is_prefix_free(code) -> bool:
+    """Whether no code word is a prefix of another (a repeated code word counts as one).
+
+    In sorted order the words that start with ``u`` come right after ``u``, so checking
+    neighbours suffices.
+
+    >>> is_prefix_free(["0", "10", "11"])
+    True
+    >>> is_prefix_free(["0", "01", "11"])
+    False
+    """
+    words = sorted(_check_code(code))
+    return not any(longer.startswith(shorter) for shorter, longer in zip(words, words[1:]))
+
+
+def expected_length(code, p) -> torch.Tensor:
+    r"""Expected code-word length :math:`L = \sum_i p_i\, l_i` in bits per symbol.
+
+    Args:
+        code: one code word per symbol.
+        p: the symbols' probabilities, a 1-D probability vector of the same length.
+
+    Returns:
+        A scalar tensor of ``p``'s dtype; differentiable with respect to ``p``.
+
+    >>> expected_length(["0", "10", "110", "111"], [0.5, 0.25, 0.125, 0.125])
+    tensor(1.7500)
+    """
+    code = _check_code(code)
+    p = _as_probability_vector(p)
+    if len(code) != p.numel():
+        raise ValueError(f"code has {len(code)} code words but p has {p.numel()} probabilities; they must match")
+    lengths = torch.tensor([len(word) for word in code], dtype=p.dtype, device=p.device)
+    return (p * lengths).sum()
+
+
+def encode(message, code) -> str:
+    """Concatenate the code words of the symbols in ``message``.
+
+    Args:
+        message: symbol indices (a sequence of ints or an integer tensor), each in
+            ``range(len(code))``.
+        code: one code word per symbol.
+
+    Returns:
+        The bit string; its length is the sum of the code words' lengths.
+
+    >>> encode([0, 2, 1, 0], ["0", "10", "11"])
+    '011100'
+    """
+    code = _check_code(code)
+    if isinstance(message, torch.Tensor):
+        if message.is_floating_point() or message.is_complex() or message.dtype == torch.bool:
+            raise TypeError(f"message must hold integer symbol indices; got a tensor of dtype {message.dtype}")
+        message = message.flatten().tolist()
+    bits = []
+    for position, symbol in enumerate(message):
+        if isinstance(symbol, bool) or not isinstance(symbol, Integral):
+            raise TypeError(f"message[{position}] must be an integer symbol index; got {symbol!r}")
+        if not 0 <= symbol < len(code):
+            raise IndexError(f"message[{position}] is {symbol}; symbol indices must lie in [0, {len(code) - 1}]")
+        bits.append(code[symbol])
+    return "".join(bits)
+
+
+def decode(bits: str, code) -> list[int]:
+    """Split a bit string into code words and return the symbol indices; inverse of :func:`encode`.
+
+    The code must be prefix-free: then a code word is complete as soon as its bits have been
+    read, and the split is unique.
+
+    Args:
+        bits: a string of ``"0"`` and ``"1"``.
+        code: one code word per symbol, prefix-free.
+
+    Returns:
+        The list of symbol indices.
+
+    Raises:
+        ValueError: if ``bits`` holds other characters, contains a pattern that starts no code
+            word (possible when the Kraft sum is below 1), or ends inside a code word.
+
+    >>> decode("011100", ["0", "10", "11"])
+    [0, 2, 1, 0]
+    >>> decode("0111", ["0", "10", "11"])
+    Traceback (most recent call last):
+    ...
+    ValueError: bits ends inside a code word: the last 1 bit(s) '1' are not a complete code word
+    """
+    code = _check_code(code)
+    if not is_prefix_free(code):
+        raise ValueError("code must be prefix-free to be decoded symbol by symbol; some code word is a prefix of another")
+    if not isinstance(bits, str):
+        raise TypeError(f"bits must be a string of '0' and '1'; got {type(bits).__name__}")
+    if set(bits) - {"0", "1"}:
+        raise ValueError(f"bits must hold only '0' and '1'; got {sorted(set(bits) - {'0', '1'})}")
+    symbol_of = {word: index for index, word in enumerate(code)}
+    longest = max(len(word) for word in code)
+    symbols, start = [], 0
+    for end in range(1, len(bits) + 1):
+        word = bits[start:end]
+        if word in symbol_of:
+            symbols.append(symbol_of[word])
+            start = end
+        elif len(word) == longest:
+            raise ValueError(f"bits has {word!r} at position {start}, which starts no code word")
+    if start < len(bits):
+        tail = bits[start:]
+        raise ValueError(f"bits ends inside a code word: the last {len(tail)} bit(s) {tail!r} are not a complete code word")
+    return symbols
+
+
+def block_distribution(p, n: int) -> torch.Tensor:
+    r"""Distribution of blocks of ``n`` independent symbols, each drawn from ``p``.
+
+    Block :math:`(i_1, \dots, i_n)` has probability :math:`p_{i_1} \cdots p_{i_n}` and index
+    :math:`\sum_j i_j K^{n-j}` (the first symbol is the most significant digit, the order of
+    ``itertools.product(range(K), repeat=n)``). The result has :math:`K^n` entries, so keep
+    ``n`` small. Its entropy is :math:`n H(p)`.
+
+    Args:
+        p: a 1-D probability vector of ``K`` symbols.
+        n: the block length, a positive integer.
+
+    Returns:
+        A 1-D tensor of ``K**n`` probabilities, of ``p``'s dtype.
+
+    >>> block_distribution([0.75, 0.25], 2)
+    tensor([0.5625, 0.1875, 0.1875, 0.0625])
+    """
+    p = _as_probability_vector(p)
+    if isinstance(n, bool) or not isinstance(n, Integral) or n < 1:
+        raise ValueError(f"n must be a positive integer block length; got {n!r}")
+    blocks = p
+    for _ in range(n - 1):
+        blocks = (blocks[:, None] * p[None, :]).reshape(-1)  # (K**j, K) -> (K**(j+1),)
+    return blocks

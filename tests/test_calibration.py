@@ -1,0 +1,178 @@
+"""Tests of celib.calibration: reliability bins, expected calibration error, temperature scaling."""
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from celib.calibration import ReliabilityCurve, expected_calibration_error, fit_temperature, reliability_curve
+
+DTYPE = torch.float64
+
+
+def two_class(confidences, predicted_right):
+    """Binary predictions for class 0 with the given confidences; labels make them right or wrong."""
+    c = torch.tensor(confidences, dtype=DTYPE)
+    probs = torch.stack([c, 1 - c], dim=1)  # argmax is class 0 when c > 0.5
+    labels = torch.tensor([0 if right else 1 for right in predicted_right])
+    return probs, labels
+
+
+def ece_by_loop(probs, labels, n_bins):
+    """Reference ECE written as a plain loop over bins (c in (lo, hi])."""
+    confidence, prediction = probs.max(dim=1)
+    total = 0.0
+    for b in range(n_bins):
+        lo, hi = b / n_bins, (b + 1) / n_bins
+        members = [i for i in range(len(labels)) if lo < confidence[i].item() <= hi]
+        if members:
+            acc = sum(prediction[i].item() == labels[i].item() for i in members) / len(members)
+            conf = sum(confidence[i].item() for i in members) / len(members)
+            total += len(members) / len(labels) * abs(acc - conf)
+    return total
+
+
+def sample_labels(probs, seed):
+    return torch.multinomial(probs, 1, generator=torch.Generator().manual_seed(seed)).squeeze(1)
+
+
+class TestExpectedCalibrationError:
+    def test_calibrated_by_hand_is_zero(self):
+        probs, labels = two_class([0.75] * 4, [True, True, True, False])  # 75% confident, 75% right
+        assert expected_calibration_error(probs, labels).item() == 0.0
+
+    def test_overconfident_by_hand(self):
+        probs, labels = two_class([0.9] * 4, [True, True, True, False])  # 90% confident, 75% right
+        assert expected_calibration_error(probs, labels).item() == pytest.approx(0.15, abs=1e-12)
+
+    def test_two_bins_by_hand(self):
+        # bin (0.5, 1] with n_bins=2 holds all; with 10 bins: {0.6, 0.6} all right -> gap 0.4 (weight 1/2),
+        # {0.95, 0.95} one right -> gap 0.45 (weight 1/2)
+        probs, labels = two_class([0.6, 0.6, 0.95, 0.95], [True, True, True, False])
+        assert expected_calibration_error(probs, labels, n_bins=10).item() == pytest.approx(0.425, abs=1e-12)
+        assert expected_calibration_error(probs, labels, n_bins=1).item() == pytest.approx(abs(0.75 - 0.775), abs=1e-12)
+
+    def test_sampled_from_its_own_probabilities_is_nearly_calibrated(self):
+        g = torch.Generator().manual_seed(0)
+        probs = (2 * torch.randn(20_000, 5, generator=g, dtype=DTYPE)).softmax(dim=1)
+        ece = expected_calibration_error(probs, sample_labels(probs, 1))
+        assert ece < 0.02
+
+    def test_overconfident_predictor_has_large_ece(self):
+        g = torch.Generator().manual_seed(0)
+        logits = 2 * torch.randn(20_000, 5, generator=g, dtype=DTYPE)
+        labels = sample_labels(logits.softmax(dim=1), 1)  # the truth: softmax(z)
+        ece = expected_calibration_error((3 * logits).softmax(dim=1), labels)  # claims softmax(3 z)
+        assert ece > 0.15
+
+    @settings(max_examples=20, deadline=None)
+    @given(seed=st.integers(0, 2**31 - 1), n_bins=st.integers(1, 20), num_classes=st.integers(2, 6))
+    def test_matches_a_plain_loop(self, seed, n_bins, num_classes):
+        g = torch.Generator().manual_seed(seed)
+        probs = (3 * torch.randn(50, num_classes, generator=g, dtype=DTYPE)).softmax(dim=1)
+        labels = torch.randint(0, num_classes, (50,), generator=g)
+        got = expected_calibration_error(probs, labels, n_bins=n_bins).item()
+        assert got == pytest.approx(ece_by_loop(probs, labels, n_bins), abs=1e-12)
+        assert 0.0 <= got <= 1.0
+
+    def test_rejects_bad_input(self):
+        probs, labels = two_class([0.9, 0.8], [True, False])
+        with pytest.raises(ValueError, match=r"^probs must sum to 1 along dim -1"):
+            expected_calibration_error(torch.tensor([[0.9, 0.3]]), torch.tensor([0]))
+        with pytest.raises(ValueError, match=r"^probs must have shape \(N, K\)"):
+            expected_calibration_error(probs[0], labels[0])
+        with pytest.raises(TypeError, match=r"^labels has dtype torch.float32; class-index targets must be torch.long"):
+            expected_calibration_error(probs, labels.float())
+        with pytest.raises(IndexError, match=r"^labels must hold class indices in \[0, 2\); got 2"):
+            expected_calibration_error(probs, torch.tensor([0, 2]))
+        with pytest.raises(ValueError, match=r"^labels must have shape \(2,\)"):
+            expected_calibration_error(probs, torch.tensor([0, 1, 1]))
+        for n_bins in (0, 2.5, True):
+            with pytest.raises(ValueError, match=r"^n_bins must be a positive int"):
+                expected_calibration_error(probs, labels, n_bins=n_bins)
+
+
+class TestReliabilityCurve:
+    def test_bins_by_hand(self):
+        probs, labels = two_class([0.55, 0.7, 0.75, 0.95, 1.0], [True, False, True, True, True])
+        curve = reliability_curve(probs, labels, n_bins=4)
+        assert isinstance(curve, ReliabilityCurve)
+        assert curve.edges.tolist() == [0.0, 0.25, 0.5, 0.75, 1.0]
+        assert curve.count.tolist() == [0, 0, 3, 2]  # 0.75 falls in (0.5, 0.75]
+        assert curve.confidence[2:].tolist() == pytest.approx([(0.55 + 0.7 + 0.75) / 3, 0.975])
+        assert curve.accuracy[2:].tolist() == pytest.approx([2 / 3, 1.0])
+        assert torch.isnan(curve.confidence[:2]).all() and torch.isnan(curve.accuracy[:2]).all()
+
+    def test_bin_edges_belong_to_the_lower_bin(self):
+        probs, labels = two_class([0.5, 0.6, 0.8], [True, True, True])
+        curve = reliability_curve(torch.cat([probs, torch.tensor([[1.0, 0.0]], dtype=DTYPE)]),
+                                  torch.cat([labels, torch.tensor([0])]), n_bins=5)
+        assert curve.count.tolist() == [0, 0, 2, 1, 1]  # 0.5 and 0.6 -> (0.4, 0.6]; 0.8 -> (0.6, 0.8]; 1 -> (0.8, 1]
+
+    @settings(max_examples=15, deadline=None)
+    @given(seed=st.integers(0, 2**31 - 1), n_bins=st.integers(1, 30))
+    def test_bins_are_consistent(self, seed, n_bins):
+        g = torch.Generator().manual_seed(seed)
+        probs = (3 * torch.randn(100, 4, generator=g, dtype=DTYPE)).softmax(dim=1)
+        labels = torch.randint(0, 4, (100,), generator=g)
+        curve = reliability_curve(probs, labels, n_bins=n_bins)
+        filled = curve.count > 0
+        assert curve.count.sum().item() == 100
+        lo, hi = curve.edges[:-1][filled], curve.edges[1:][filled]
+        assert ((curve.confidence[filled] > lo) & (curve.confidence[filled] <= hi)).all()
+        correct = (probs.argmax(1) == labels).double()
+        total_correct = (curve.accuracy[filled] * curve.count[filled]).sum()
+        assert total_correct.item() == pytest.approx(correct.sum().item())
+
+
+class TestFitTemperature:
+    @pytest.mark.parametrize("true_temperature", [0.5, 2.0])
+    def test_recovers_a_known_temperature(self, true_temperature):
+        g = torch.Generator().manual_seed(0)
+        logits = 3 * torch.randn(20_000, 5, generator=g, dtype=DTYPE)
+        labels = sample_labels((logits / true_temperature).softmax(dim=1), 1)
+        fitted = fit_temperature(logits, labels)
+        assert abs(fitted - true_temperature) < 0.05 * true_temperature
+
+    def test_is_a_minimum_of_the_nll(self):
+        g = torch.Generator().manual_seed(1)
+        logits = 3 * torch.randn(500, 4, generator=g, dtype=DTYPE)
+        labels = sample_labels((logits / 1.7).softmax(dim=1), 2)
+        t = torch.tensor(fit_temperature(logits, labels), dtype=DTYPE, requires_grad=True)
+        nll = F.cross_entropy(logits / t, labels)
+        (grad,) = torch.autograd.grad(nll, t)
+        assert abs(grad.item()) < 1e-6
+        for nearby in (0.9 * t.item(), 1.1 * t.item(), 1.0):
+            assert nll.item() <= F.cross_entropy(logits / nearby, labels).item()
+
+    def test_matches_the_closed_form_for_one_logit_gap(self):
+        # Two classes, logit gap 2, 3 of 4 right: the best softmax(2 / T) is 3/4, so T = 2 / ln 3.
+        logits = torch.tensor([[2.0, 0.0], [2.0, 0.0], [2.0, 0.0], [2.0, 0.0]], dtype=DTYPE)
+        assert fit_temperature(logits, torch.tensor([0, 0, 0, 1])) == pytest.approx(2 / math.log(3), rel=1e-6)
+
+    def test_scaling_keeps_every_prediction(self):
+        g = torch.Generator().manual_seed(2)
+        logits = 4 * torch.randn(300, 6, generator=g, dtype=DTYPE)
+        labels = sample_labels((logits / 3).softmax(dim=1), 3)  # the model is overconfident: true T = 3
+        fitted = fit_temperature(logits, labels)
+        assert fitted > 2
+        assert torch.equal((logits / fitted).argmax(1), logits.argmax(1))
+
+    def test_leaves_its_input_alone(self):
+        logits = torch.randn(10, 3, requires_grad=True)  # float32 and requiring grad
+        before = logits.detach().clone()
+        assert isinstance(fit_temperature(logits, torch.zeros(10, dtype=torch.long)), float)
+        assert logits.grad is None and torch.equal(logits.detach(), before)
+
+    def test_rejects_bad_input(self):
+        with pytest.raises(ValueError, match=r"^logits must have shape \(N, K\)"):
+            fit_temperature(torch.zeros(3), torch.tensor(0))
+        with pytest.raises(TypeError, match=r"^labels has dtype torch.float32"):
+            fit_temperature(torch.zeros(2, 3), torch.tensor([0.0, 1.0]))
+        with pytest.raises(ValueError, match=r"^labels must have shape \(2,\)"):
+            fit_temperature(torch.zeros(2, 3), torch.tensor([0]))
+        with pytest.raises(ValueError, match=r"^max_iter must be a positive int"):
+            fit_temperature(torch.zeros(2, 3), torch.tensor([0, 1]), max_iter=0)

@@ -1,0 +1,318 @@
+"""Tests of celib.coding: Huffman optimality against brute force, Kraft, prefix-freeness, round trips, errors."""
+
+import heapq
+import itertools
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from celib.coding import (
+    block_distribution,
+    canonical_code,
+    decode,
+    encode,
+    expected_length,
+    huffman_code,
+    is_prefix_free,
+    kraft_sum,
+)
+from celib.information import entropy
+
+
+@st.composite
+def distributions(draw, min_size=1, max_size=8):
+    """Probability vectors (float64) with some exact zeros and ties."""
+    weights = draw(
+        st.lists(
+            st.one_of(st.just(0.0), st.sampled_from([1.0, 2.0, 4.0]), st.floats(min_value=1e-3, max_value=1.0)),
+            min_size=min_size,
+            max_size=max_size,
+        ).filter(lambda w: sum(w) > 0)
+    )
+    w = torch.tensor(weights, dtype=torch.float64)
+    return w / w.sum()
+
+
+def lengths(code):
+    return [len(word) for word in code]
+
+
+def best_expected_length(p):
+    """Brute force: the smallest sum p_i l_i over all lengths in 1..K-1 that satisfy Kraft (K >= 2).
+
+    By the Kraft-McMillan theorem these are exactly the lengths of prefix-free codes, and an
+    optimal code never needs a word longer than K - 1.
+    """
+    k = len(p)
+    grid = np.array(list(itertools.product(range(1, k), repeat=k)))  # (candidates, K)
+    feasible = (2.0 ** -grid).sum(axis=1) <= 1
+    return (grid[feasible] @ np.asarray(p)).min(), grid[feasible]
+
+
+def merged_weight_total(p):
+    """Independent identity: the optimal expected length is the sum of the weights Huffman merges."""
+    heap = list(p)
+    heapq.heapify(heap)
+    total = 0.0
+    while len(heap) > 1:
+        merged = heapq.heappop(heap) + heapq.heappop(heap)
+        total += merged
+        heapq.heappush(heap, merged)
+    return total
+
+
+class TestHuffmanCode:
+    def test_textbook_example(self):
+        assert huffman_code([0.5, 0.25, 0.125, 0.125]) == ["0", "10", "110", "111"]
+
+    def test_dyadic_probabilities_get_their_surprise_as_length(self):
+        p = torch.tensor([1 / 4, 1 / 2, 1 / 16, 1 / 8, 1 / 16], dtype=torch.float64)
+        assert lengths(huffman_code(p)) == (-torch.log2(p)).tolist()
+
+    def test_uniform_over_power_of_two_is_fixed_length(self):
+        code = huffman_code(torch.full((8,), 1 / 8))
+        assert sorted(code) == [format(i, "03b") for i in range(8)]
+
+    def test_single_symbol_gets_one_bit(self):
+        assert huffman_code([1.0]) == ["0"]
+        assert huffman_code(torch.tensor([1.0])) == ["0"]
+
+    def test_zero_probability_symbols_get_code_words(self):
+        p = [0.0, 0.5, 0.0, 0.5]
+        code = huffman_code(p)
+        assert len(code) == 4 and is_prefix_free(code) and kraft_sum(code).item() == 1.0
+        assert decode(encode([0, 2], code), code) == [0, 2]  # every symbol is encodable
+        # The zeros take code space: two 1-bit words would leave none, so the best is 1.5 bits.
+        assert expected_length(code, p).item() == 1.5
+        assert min(len(code[0]), len(code[2])) >= max(len(code[1]), len(code[3]))
+
+    def test_ties_are_broken_deterministically(self):
+        # Lengths 2, 2, 2, 3, 3 (not the equally optimal 1, 2, 3, 4, 4): leaves merge before merged nodes.
+        assert huffman_code([0.4, 0.2, 0.2, 0.1, 0.1]) == ["00", "01", "10", "110", "111"]
+        # Among equal probabilities, lower indices merge first and so get the longer words.
+        assert huffman_code([0.2, 0.2, 0.2, 0.2, 0.2]) == ["110", "111", "00", "01", "10"]
+
+    def test_accepts_numpy_and_float32(self):
+        assert huffman_code(np.array([0.5, 0.25, 0.25])) == ["0", "10", "11"]
+        assert huffman_code(torch.tensor([0.5, 0.25, 0.25], dtype=torch.float32)) == ["0", "10", "11"]
+
+    @settings(max_examples=150, deadline=None)
+    @given(distributions(min_size=2, max_size=6))
+    def test_optimal_against_brute_force(self, p):
+        best, _ = best_expected_length(p.tolist())
+        got = expected_length(huffman_code(p), p).item()
+        assert got == pytest.approx(best, abs=1e-12)
+
+    @settings(max_examples=100, deadline=None)
+    @given(st.lists(st.integers(min_value=0, max_value=8), min_size=1, max_size=5).filter(lambda c: sum(c) > 0))
+    def test_shortest_longest_word_among_optimal_codes_for_exact_ties(self, counts):
+        # Pad the counts to a power-of-two total: then every sum Huffman forms is exact in float64,
+        # so ties are exact ties.
+        counts = counts + [(1 << (sum(counts) - 1).bit_length()) - sum(counts)]
+        p = torch.tensor(counts, dtype=torch.float64) / sum(counts)
+        best, feasible = best_expected_length(p.tolist())
+        optimal = feasible[np.isclose(feasible @ p.numpy(), best, rtol=0, atol=1e-12)]
+        assert max(lengths(huffman_code(p))) == optimal.max(axis=1).min()
+
+    @settings(max_examples=100, deadline=None)
+    @given(distributions(min_size=2, max_size=40))
+    def test_matches_sum_of_merged_weights(self, p):
+        got = expected_length(huffman_code(p), p).item()
+        assert got == pytest.approx(merged_weight_total(p.tolist()), rel=1e-12, abs=1e-12)
+
+    @settings(max_examples=100, deadline=None)
+    @given(distributions(max_size=40))
+    def test_prefix_free_complete_and_within_one_bit_of_entropy(self, p):
+        code = huffman_code(p)
+        assert len(code) == len(p) and is_prefix_free(code)
+        assert kraft_sum(code).item() == 1.0 or len(p) == 1
+        h = entropy(p, base=2).item()
+        length = expected_length(code, p).item()
+        if p.max() == 1:  # one certain symbol: H = 0, but a code word has at least one bit
+            assert length == 1.0 and h == 0.0
+        else:
+            assert h - 1e-12 <= length < h + 1
+
+    @settings(max_examples=100, deadline=None)
+    @given(distributions(min_size=2, max_size=12))
+    def test_more_probable_never_gets_a_longer_word(self, p):
+        code = huffman_code(p)
+        for i, j in itertools.permutations(range(len(p)), 2):
+            if p[i] > p[j]:
+                assert len(code[i]) <= len(code[j])
+
+    def test_large_alphabet_is_fast_enough_and_valid(self):
+        p = torch.rand(20_000, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+        p /= p.sum()
+        code = huffman_code(p)
+        assert kraft_sum(code).item() == 1.0 and is_prefix_free(code)
+
+    @pytest.mark.parametrize(
+        "bad, error, message",
+        [
+            ([0.5, 0.6], ValueError, r"^p must sum to 1"),
+            ([1.5, -0.5], ValueError, r"^p must hold probabilities in \[0, 1\]"),
+            ([[0.5, 0.5]], ValueError, r"^p must be a 1-D probability vector; got shape \(1, 2\)"),
+            (1.0, ValueError, r"^p must be a 1-D probability vector; got shape \(\)"),
+            ([], ValueError, r"^p must sum to 1"),
+            ("abc", TypeError, r"^p must be a tensor or an array-like"),
+        ],
+    )
+    def test_rejects_non_distributions(self, bad, error, message):
+        with pytest.raises(error, match=message):
+            huffman_code(bad)
+
+
+class TestCanonicalCode:
+    @settings(max_examples=200, deadline=None)
+    @given(st.lists(st.integers(min_value=1, max_value=12), min_size=1, max_size=30))
+    def test_builds_a_prefix_free_code_exactly_when_kraft_holds(self, wanted):
+        if sum(2.0**-length for length in wanted) <= 1:
+            code = canonical_code(wanted)
+            assert lengths(code) == wanted and is_prefix_free(code)
+        else:
+            with pytest.raises(ValueError, match=r"^lengths violate Kraft's inequality"):
+                canonical_code(wanted)
+
+    def test_accepts_integer_valued_tensors_and_floats(self):
+        assert canonical_code(torch.tensor([1.0, 2.0, 2.0])) == ["0", "10", "11"]
+        assert canonical_code(torch.tensor([2, 1])) == ["10", "0"]
+
+    @pytest.mark.parametrize("bad", [[0, 1], [1.5], [-1], [True], "12", [], None])
+    def test_rejects_bad_lengths(self, bad):
+        with pytest.raises(ValueError, match=r"^lengths"):
+            canonical_code(bad)
+
+
+class TestKraftAndPrefix:
+    def test_kraft_sum_values(self):
+        assert kraft_sum(["0", "10", "11"]).item() == 1.0
+        assert kraft_sum(["0", "10"]).item() == 0.75
+        assert kraft_sum(["0", "1", "00"]).item() == 1.25
+        assert kraft_sum(["0", "1", "00"]).dtype == torch.float64
+
+    def test_prefix_detection(self):
+        assert is_prefix_free(["10", "0", "11"])
+        assert not is_prefix_free(["1", "0", "10"])
+        assert not is_prefix_free(["0", "10", "0"])  # a repeated word
+        assert not is_prefix_free(["011", "0", "1"])  # the prefix sorts first but not next to it
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.lists(st.text(alphabet="01", min_size=1, max_size=5), min_size=1, max_size=10))
+    def test_prefix_free_matches_pairwise_definition(self, code):
+        pairwise = not any(i != j and code[j].startswith(code[i]) for i in range(len(code)) for j in range(len(code)))
+        assert is_prefix_free(code) == pairwise
+
+    @pytest.mark.parametrize("bad", [["0", ""], ["0", "12"], ["0", 1]])
+    def test_rejects_bad_code_words(self, bad):
+        with pytest.raises(ValueError, match=r"^code\[1\] must be a non-empty string of '0' and '1'"):
+            kraft_sum(bad)
+
+    @pytest.mark.parametrize("bad", ["0110", 5, None])
+    def test_rejects_non_sequences(self, bad):
+        with pytest.raises(TypeError, match=r"^code must be a sequence of code words"):
+            is_prefix_free(bad)
+
+    def test_rejects_empty_code(self):
+        with pytest.raises(ValueError, match=r"^code must hold at least one code word"):
+            is_prefix_free([])
+
+
+class TestExpectedLength:
+    def test_value_and_dtype(self):
+        got = expected_length(["0", "10", "11"], torch.tensor([0.5, 0.25, 0.25], dtype=torch.float64))
+        assert got.item() == 1.5 and got.dtype == torch.float64
+
+    def test_gradient_is_the_lengths(self):
+        p = torch.tensor([0.5, 0.25, 0.25], dtype=torch.float64, requires_grad=True)
+        expected_length(["0", "10", "11"], p).backward()
+        assert p.grad.tolist() == [1.0, 2.0, 2.0]
+
+    def test_rejects_mismatched_sizes(self):
+        with pytest.raises(ValueError, match=r"^code has 2 code words but p has 3 probabilities"):
+            expected_length(["0", "1"], [0.5, 0.25, 0.25])
+
+
+class TestEncodeDecode:
+    @settings(max_examples=100, deadline=None)
+    @given(distributions(max_size=10), st.data())
+    def test_round_trip_and_length(self, p, data):
+        code = huffman_code(p)
+        message = data.draw(st.lists(st.integers(min_value=0, max_value=len(p) - 1), max_size=50))
+        bits = encode(message, code)
+        assert len(bits) == sum(len(code[s]) for s in message)
+        assert decode(bits, code) == message
+
+    def test_tensor_messages(self):
+        code = ["0", "10", "11"]
+        assert encode(torch.tensor([2, 0, 1]), code) == "11010"
+        assert encode([], code) == "" and decode("", code) == []
+
+    def test_long_message_decodes(self):
+        code = huffman_code(torch.full((26,), 1 / 26))
+        message = torch.randint(26, (5000,), generator=torch.Generator().manual_seed(0)).tolist()
+        assert decode(encode(message, code), code) == message
+
+    def test_rejects_out_of_range_and_non_integer_symbols(self):
+        with pytest.raises(IndexError, match=r"^message\[1\] is 3; symbol indices must lie in \[0, 2\]"):
+            encode([0, 3], ["0", "10", "11"])
+        with pytest.raises(IndexError, match=r"^message\[0\] is -1"):
+            encode([-1], ["0", "10", "11"])
+        with pytest.raises(TypeError, match=r"^message\[0\] must be an integer symbol index; got 1.0"):
+            encode([1.0], ["0", "10", "11"])
+        with pytest.raises(TypeError, match=r"^message must hold integer symbol indices; got a tensor of dtype torch.float32"):
+            encode(torch.tensor([1.0]), ["0", "10", "11"])
+
+    def test_rejects_truncated_stream(self):
+        with pytest.raises(ValueError, match=r"^bits ends inside a code word: the last 1 bit\(s\) '1'"):
+            decode("0101", ["0", "10", "11"])
+
+    def test_rejects_pattern_that_starts_no_code_word(self):
+        # Kraft sum 3/4: no code word starts with 11.
+        with pytest.raises(ValueError, match=r"^bits has '11' at position 1, which starts no code word"):
+            decode("0110", ["0", "10"])
+
+    def test_rejects_foreign_characters(self):
+        with pytest.raises(ValueError, match=r"^bits must hold only '0' and '1'; got \['2'\]"):
+            decode("0120", ["0", "10", "11"])
+        with pytest.raises(TypeError, match=r"^bits must be a string"):
+            decode([0, 1], ["0", "1"])
+
+    def test_rejects_code_that_is_not_prefix_free(self):
+        with pytest.raises(ValueError, match=r"^code must be prefix-free"):
+            decode("010", ["0", "01", "1"])
+
+
+class TestBlockDistribution:
+    def test_order_is_itertools_product(self):
+        p = torch.tensor([0.5, 0.3, 0.2], dtype=torch.float64)
+        blocks = block_distribution(p, 3)
+        expected = [p[i] * p[j] * p[k] for i, j, k in itertools.product(range(3), repeat=3)]
+        assert torch.allclose(blocks, torch.stack(expected), rtol=0, atol=1e-15)
+
+    @settings(max_examples=50, deadline=None)
+    @given(distributions(max_size=6), st.integers(min_value=1, max_value=3))
+    def test_is_a_distribution_with_n_times_the_entropy(self, p, n):
+        blocks = block_distribution(p, n)
+        assert blocks.shape == (len(p) ** n,)
+        assert blocks.sum().item() == pytest.approx(1.0, abs=1e-12)
+        assert entropy(blocks, base=2).item() == pytest.approx(n * entropy(p, base=2).item(), abs=1e-9)
+
+    def test_block_codes_approach_entropy(self):
+        p = torch.tensor([0.9, 0.1], dtype=torch.float64)
+        h = entropy(p, base=2).item()
+        per_symbol = [expected_length(huffman_code(block_distribution(p, n)), block_distribution(p, n)).item() / n for n in (1, 2, 3)]
+        assert all(h <= rate < h + 1 / n for n, rate in zip((1, 2, 3), per_symbol))
+        assert per_symbol[0] > per_symbol[1] > per_symbol[2]
+
+    @pytest.mark.parametrize("n", [0, -1, 1.5, True])
+    def test_rejects_bad_block_length(self, n):
+        with pytest.raises(ValueError, match=r"^n must be a positive integer block length"):
+            block_distribution([0.5, 0.5], n)
+
+    def test_rejects_non_distribution(self):
+        with pytest.raises(ValueError, match=r"^p must sum to 1"):
+            block_distribution([0.5, 0.4], 2)
+

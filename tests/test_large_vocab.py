@@ -1,0 +1,241 @@
+"""Tests of celib.large_vocab: parity with the naive computation (values and gradients, float64),
+low precision, the vocab-parallel version on several gloo processes, and bad input."""
+
+import os
+
+import pytest
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from celib.large_vocab import (
+    default_chunk_size,
+    linear_cross_entropy,
+    run_vocab_parallel,
+    vocab_parallel_cross_entropy,
+)
+
+F64 = torch.float64
+
+
+def make_problem(n, d, v, *, seed=0, ignored=(), dtype=F64, bias=False):
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, d, generator=generator, dtype=dtype)
+    w = torch.randn(v, d, generator=generator, dtype=dtype)
+    b = torch.randn(v, generator=generator, dtype=dtype) if bias else None
+    y = torch.randint(v, (n,), generator=generator)
+    y[list(ignored)] = -100
+    return x, w, b, y
+
+
+def loss_and_grads(fn, x, w, b, y, grad_output=None, **kwargs):
+    """Loss of fn and the gradients of x, w (and b) for the upstream gradient grad_output."""
+    leaves = [t.clone().requires_grad_() for t in (x, w, b) if t is not None]
+    loss = fn(*leaves[:2], y, *leaves[2:], **kwargs)
+    grads = torch.autograd.grad(loss, leaves, torch.ones_like(loss) if grad_output is None else grad_output)
+    return loss.detach(), grads
+
+
+def naive(x, w, y, b=None, *, chunk_size=None, **kwargs):
+    return F.cross_entropy(F.linear(x, w, b), y, **kwargs)
+
+
+def chunked(x, w, y, b=None, **kwargs):
+    return linear_cross_entropy(x, w, y, bias=b, **kwargs)
+
+
+def assert_parity(x, w, b, y, grad_output=None, **kwargs):
+    got, got_grads = loss_and_grads(chunked, x, w, b, y, grad_output, **kwargs)
+    want, want_grads = loss_and_grads(naive, x, w, b, y, grad_output, **kwargs)
+    torch.testing.assert_close(got, want, rtol=1e-9, atol=1e-9, equal_nan=True)
+    for name, g, h in zip(("input", "weight", "bias"), got_grads, want_grads):
+        torch.testing.assert_close(g, h, rtol=1e-9, atol=1e-9, msg=lambda m: f"grad of {name}: {m}")
+
+
+class TestLinearCrossEntropy:
+    @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+    @pytest.mark.parametrize("label_smoothing", [0.0, 0.25, 1.0])
+    @pytest.mark.parametrize("bias", [False, True])
+    def test_matches_naive(self, reduction, label_smoothing, bias):
+        x, w, b, y = make_problem(23, 6, 17, ignored=(3, 11), bias=bias)
+        grad_output = torch.randn(23, dtype=F64) if reduction == "none" else torch.tensor(1.7, dtype=F64)
+        assert_parity(x, w, b, y, grad_output, reduction=reduction, label_smoothing=label_smoothing, chunk_size=5)
+
+    @settings(max_examples=25, deadline=None)
+    @given(
+        n=st.integers(1, 40),
+        v=st.integers(1, 30),
+        chunk_size=st.one_of(st.none(), st.integers(1, 50)),
+        reduction=st.sampled_from(["mean", "sum", "none"]),
+        label_smoothing=st.floats(0.0, 1.0),
+        ignore_index=st.sampled_from([-100, 0]),
+        seed=st.integers(0, 2**16),
+    )
+    def test_matches_naive_for_any_chunking(self, n, v, chunk_size, reduction, label_smoothing, ignore_index, seed):
+        x, w, b, y = make_problem(n, 4, v, seed=seed, bias=seed % 2 == 0)
+        y[::3] = ignore_index
+        assert_parity(x, w, b, y, reduction=reduction, label_smoothing=label_smoothing,
+                      ignore_index=ignore_index, chunk_size=chunk_size)
+
+    @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+    def test_all_targets_ignored(self, reduction):
+        x, w, b, y = make_problem(7, 3, 5, ignored=range(7), bias=True)
+        assert_parity(x, w, b, y, reduction=reduction, label_smoothing=0.1, chunk_size=3)
+        loss, grads = loss_and_grads(chunked, x, w, b, y, reduction=reduction)
+        assert (torch.isnan(loss) if reduction == "mean" else loss.eq(0).all())
+        assert all(g.eq(0).all() for g in grads)  # like PyTorch: NaN loss, zero gradients
+
+    def test_ignore_index_inside_the_vocabulary(self):
+        x, w, b, y = make_problem(12, 4, 6, seed=3)
+        y[:4] = 2
+        assert_parity(x, w, b, y, ignore_index=2, chunk_size=5, label_smoothing=0.3)
+
+    def test_only_the_tensors_that_require_grad_get_gradients(self):
+        x, w, _, y = make_problem(9, 4, 8)
+        x.requires_grad_()
+        loss = linear_cross_entropy(x, w, y, chunk_size=4)
+        (grad_x,) = torch.autograd.grad(loss, [x])
+        torch.testing.assert_close(grad_x, torch.autograd.grad(naive(x, w, y), [x])[0])
+
+    def test_no_grad_returns_the_loss_without_a_graph(self):
+        x, w, b, y = make_problem(9, 4, 8, bias=True)
+        with torch.no_grad():
+            loss = linear_cross_entropy(x.requires_grad_(), w, y, bias=b, label_smoothing=0.2)
+        assert loss.grad_fn is None
+        torch.testing.assert_close(loss, naive(x, w, y, b, label_smoothing=0.2).detach())
+
+    def test_backward_twice_raises(self):
+        x, w, _, y = make_problem(5, 3, 4)
+        loss = linear_cross_entropy(x, w.requires_grad_(), y)
+        loss.backward(retain_graph=True)
+        with pytest.raises(RuntimeError, match="second backward"):
+            loss.backward()
+
+    def test_gradients_computed_in_forward_become_grad_without_a_copy(self):
+        x, w, _, y = make_problem(6, 3, 4)
+        x.requires_grad_()
+        w.requires_grad_()
+        loss = linear_cross_entropy(x, w, y, reduction="sum")
+        buffers = [g.data_ptr() for g in loss.grad_fn.grads[:2]]  # ctx of the autograd.Function
+        loss.backward()
+        assert [x.grad.data_ptr(), w.grad.data_ptr()] == buffers
+
+    @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+    @pytest.mark.parametrize("reduction", ["mean", "none"])
+    def test_low_precision_is_close_to_float32(self, dtype, reduction):
+        x, w, b, y = make_problem(40, 16, 300, dtype=torch.float32, ignored=(0,), bias=True)
+        x = x / 4
+        grad_output = torch.rand(40) if reduction == "none" else None
+        want, want_grads = loss_and_grads(naive, x, w, b, y, grad_output, reduction=reduction, label_smoothing=0.1)
+        low = [t.to(dtype) for t in (x, w, b)]
+        got, got_grads = loss_and_grads(chunked, *low[:2], low[2], y,
+                                        None if grad_output is None else grad_output.to(dtype),
+                                        reduction=reduction, label_smoothing=0.1, chunk_size=7)
+        assert got.dtype == dtype and all(g.dtype == dtype for g in got_grads)
+        torch.testing.assert_close(got.float(), want, rtol=2e-2, atol=2e-2)
+        for g, h in zip(got_grads, want_grads):
+            assert (g.float() - h).norm() <= 2e-2 * h.norm()
+
+    def test_default_chunk_size(self):
+        assert default_chunk_size(2048, 1024) == 128
+        assert default_chunk_size(2048, 64) == 16  # at least 16 rows
+        assert default_chunk_size(5, 4096) == 5  # at most N
+
+
+class TestBadInput:
+    def setup_method(self):
+        self.x, self.w, self.b, self.y = make_problem(4, 3, 5, bias=True)
+
+    @pytest.mark.parametrize(
+        ("change", "error", "message"),
+        [
+            ({"input": torch.zeros(2, 4, 3, dtype=F64)}, ValueError, r"input must have shape \(N, D\); got shape \(2, 4, 3\)"),
+            ({"weight": torch.zeros(5, 4, dtype=F64)}, ValueError, r"weight must have shape \(V, D\) .* D = 3 .* got shape \(5, 4\)"),
+            ({"weight": torch.zeros(0, 3, dtype=F64)}, ValueError, r"weight must have shape \(V, D\) with V >= 1"),
+            ({"weight": torch.zeros(5, 3, dtype=torch.float32)}, TypeError, r"weight has dtype torch.float32; it must match input's dtype torch.float64"),
+            ({"bias": torch.zeros(4, dtype=F64)}, ValueError, r"bias must have shape \(5,\) = \(V,\); got shape \(4,\)"),
+            ({"target": torch.zeros(4, dtype=torch.int32)}, TypeError, r"target has dtype torch.int32; class-index targets must be torch.long"),
+            ({"target": torch.zeros(3, dtype=torch.long)}, ValueError, r"target must have shape \(4,\) = \(N,\); got shape \(3,\)"),
+            ({"target": torch.tensor([0, 1, 5, 2])}, IndexError, r"target must hold class indices in \[0, 5\) or ignore_index=-100; got 5"),
+            ({"target": torch.tensor([0, -1, 1, 2])}, IndexError, r"got -1"),
+            ({"reduction": "avg"}, ValueError, r"reduction must be one of 'none', 'mean', 'sum'; got 'avg'"),
+            ({"label_smoothing": 1.5}, ValueError, r"label_smoothing must be a float in \[0, 1\]; got 1.5"),
+            ({"label_smoothing": -0.1}, ValueError, r"label_smoothing"),
+            ({"chunk_size": 0}, ValueError, r"chunk_size must be a positive int or None; got 0"),
+            ({"chunk_size": 2.5}, ValueError, r"chunk_size must be a positive int or None; got 2.5"),
+            ({"ignore_index": 1.0}, TypeError, r"ignore_index must be an int; got float"),
+        ],
+    )
+    def test_linear_cross_entropy_names_the_argument(self, change, error, message):
+        args = {"input": self.x, "weight": self.w, "target": self.y, "bias": self.b, **change}
+        with pytest.raises(error, match=message):
+            linear_cross_entropy(args.pop("input"), args.pop("weight"), args.pop("target"), **args)
+
+    def test_empty_input(self):
+        with pytest.raises(ValueError, match="at least one token"):
+            linear_cross_entropy(self.x[:0], self.w, self.y[:0])
+
+    def test_vocab_parallel_checks_arguments_before_communicating(self):
+        with pytest.raises(ValueError, match=r"vocab_start must be >= 0 .*; got -2"):
+            vocab_parallel_cross_entropy(self.x, self.w, self.y, vocab_start=-2)
+        with pytest.raises(TypeError, match="vocab_start must be an int; got float"):
+            vocab_parallel_cross_entropy(self.x, self.w, self.y, vocab_start=1.0)
+        if not dist.is_initialized():
+            with pytest.raises(RuntimeError, match="init_process_group"):
+                vocab_parallel_cross_entropy(self.x, self.w, self.y, vocab_start=0)
+
+    def test_run_vocab_parallel_checks_the_shards(self):
+        with pytest.raises(ValueError, match=r"shard_sizes must add up to V = 5 \(weight's rows\); got sum 4"):
+            run_vocab_parallel(self.x, self.w, self.y, [2, 2])
+        with pytest.raises(ValueError, match="positive ints; got"):
+            run_vocab_parallel(self.x, self.w, self.y, [5, 0])
+
+
+@pytest.fixture
+def one_rank_group(tmp_path):
+    """A gloo group of one process (this one), torn down after the test."""
+    dist.init_process_group("gloo", store=dist.FileStore(os.fspath(tmp_path / "store"), 1), rank=0, world_size=1)
+    yield
+    dist.destroy_process_group()
+
+
+class TestVocabParallel:
+    @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+    def test_one_rank_matches_naive(self, one_rank_group, reduction):
+        x, w, _, y = make_problem(10, 4, 7, ignored=(1,))
+        grad_output = torch.randn(10, dtype=F64) if reduction == "none" else torch.tensor(0.5, dtype=F64)
+        vp = lambda x, w, y, **kw: vocab_parallel_cross_entropy(x, w, y, vocab_start=0, **kw)  # noqa: E731
+        got, got_grads = loss_and_grads(vp, x, w, None, y, grad_output, reduction=reduction, label_smoothing=0.2)
+        want, want_grads = loss_and_grads(naive, x, w, None, y, grad_output, reduction=reduction, label_smoothing=0.2)
+        torch.testing.assert_close(got, want, rtol=1e-9, atol=1e-9)
+        for g, h in zip(got_grads, want_grads):
+            torch.testing.assert_close(g, h, rtol=1e-9, atol=1e-9)
+
+    def test_shards_that_do_not_tile_the_vocabulary(self, one_rank_group):
+        x, w, _, y = make_problem(4, 3, 5)
+        with pytest.raises(ValueError, match=r"vocab_start out of range: .*\[2, 7\).* expected 0"):
+            vocab_parallel_cross_entropy(x, w, y, vocab_start=2)
+
+    def test_target_outside_the_global_vocabulary(self, one_rank_group):
+        x, w, _, y = make_problem(4, 3, 5)
+        with pytest.raises(IndexError, match=r"\[0, 5\) or ignore_index=-100; got 7"):
+            vocab_parallel_cross_entropy(x, w, torch.tensor([0, 7, 1, 1]), vocab_start=0)
+
+    @pytest.mark.parametrize(
+        ("reduction", "label_smoothing"), [("mean", 0.3), ("none", 0.0)], ids=["mean-smoothed", "none"]
+    )
+    def test_three_uneven_ranks_match_one_process(self, reduction, label_smoothing):
+        x, w, _, y = make_problem(9, 4, 11, ignored=(2, 7))
+        y[0], y[1], y[3] = 4, 5, 10  # targets at the shard boundaries 5 | 4 | 2
+        grad_output = torch.randn(9, dtype=F64) if reduction == "none" else None
+        options = {"reduction": reduction, "label_smoothing": label_smoothing}
+        ranks = run_vocab_parallel(x, w, y, [5, 4, 2], grad_output=grad_output, **options)
+        want, (grad_x, grad_w) = loss_and_grads(naive, x, w, None, y, grad_output, **options)
+        assert [r.vocab_start for r in ranks] == [0, 5, 9]
+        for r in ranks:
+            torch.testing.assert_close(r.loss, want, rtol=1e-9, atol=1e-9)
+            torch.testing.assert_close(r.grad_input, grad_x, rtol=1e-9, atol=1e-9)
+            shard = slice(r.vocab_start, r.vocab_start + r.grad_weight_shard.shape[0])
+            torch.testing.assert_close(r.grad_weight_shard, grad_w[shard], rtol=1e-9, atol=1e-9)

@@ -1,0 +1,316 @@
+"""Tests of celib.training: the focal loss, gradient accumulation over micro-batches, and the loop."""
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from torch import nn
+
+from celib.training import History, accumulate_cross_entropy, evaluate, fit, focal_loss, train_epoch
+
+DTYPE = torch.float64
+
+
+def random_problem(seed, n=7, num_classes=5, extra=(), ignore_fraction=0.0):
+    """Logits (n, C, *extra), targets (n, *extra) with some set to -100, per-class weights (C,)."""
+    g = torch.Generator().manual_seed(seed)
+    logits = 3 * torch.randn(n, num_classes, *extra, generator=g, dtype=DTYPE)
+    target = torch.randint(0, num_classes, (n, *extra), generator=g)
+    ignored = torch.rand(target.shape, generator=g) < ignore_fraction
+    target = target.masked_fill(ignored, -100)
+    weight = torch.rand(num_classes, generator=g, dtype=DTYPE) + 0.1
+    return logits, target, weight
+
+
+class TestFocalLoss:
+    def test_hand_computed_value(self):
+        logits = torch.tensor([[math.log(0.9), math.log(0.1)]], dtype=DTYPE)  # p_t = 0.9 for class 0
+        got = focal_loss(logits, torch.tensor([0]), gamma=2.0)
+        assert got.item() == pytest.approx(-(0.1**2) * math.log(0.9), rel=1e-12)
+
+    @settings(max_examples=25, deadline=None)
+    @given(seed=st.integers(0, 2**31 - 1), use_weight=st.booleans(), reduction=st.sampled_from(["none", "mean", "sum"]))
+    def test_gamma_zero_is_cross_entropy(self, seed, use_weight, reduction):
+        logits, target, weight = random_problem(seed, extra=(3,), ignore_fraction=0.3)
+        target[0, 0] = 1  # at least one kept element, so the mean is defined
+        weight = weight if use_weight else None
+        got = focal_loss(logits, target, gamma=0.0, weight=weight, reduction=reduction)
+        expected = F.cross_entropy(logits, target, weight=weight, reduction=reduction)
+        torch.testing.assert_close(got, expected, rtol=1e-12, atol=1e-12)
+
+    def test_gamma_zero_gradient_is_cross_entropy_gradient(self):
+        logits, target, weight = random_problem(0, ignore_fraction=0.3)
+        target[0] = 2
+        a = logits.clone().requires_grad_()
+        b = logits.clone().requires_grad_()
+        focal_loss(a, target, gamma=0.0, weight=weight).backward()
+        F.cross_entropy(b, target, weight=weight).backward()
+        torch.testing.assert_close(a.grad, b.grad, rtol=1e-12, atol=1e-14)
+
+    @pytest.mark.parametrize("gamma", [0.5, 1.0, 2.0, 5.0])
+    def test_gradient_matches_closed_form(self, gamma):
+        # d FL / d z_k = FL'(p_t) * p_t * ([k = t] - p_k), with FL'(p) = gamma (1-p)^(gamma-1) ln p - (1-p)^gamma / p
+        logits, target, _ = random_problem(1)
+        z = logits.clone().requires_grad_()
+        focal_loss(z, target, gamma=gamma, reduction="sum").backward()
+        p = logits.softmax(dim=1)
+        p_t = p.gather(1, target.unsqueeze(1))  # (n, 1)
+        d_fl = gamma * (1 - p_t) ** (gamma - 1) * p_t.log() - (1 - p_t) ** gamma / p_t
+        expected = d_fl * p_t * (F.one_hot(target, p.shape[1]).to(DTYPE) - p)
+        torch.testing.assert_close(z.grad, expected, rtol=1e-10, atol=1e-12)
+
+    def test_gradcheck(self):
+        logits, target, weight = random_problem(2, n=3, extra=(2,), ignore_fraction=0.3)
+        target[0, 0] = 0
+        z = logits.clone().requires_grad_()
+        assert torch.autograd.gradcheck(lambda t: focal_loss(t, target, gamma=1.5, weight=weight), (z,))
+
+    def test_mean_divides_by_the_sum_of_target_weights(self):
+        logits, target, weight = random_problem(3, ignore_fraction=0.3)
+        target[0] = 4
+        per_element = focal_loss(logits, target, gamma=2.0, weight=weight, reduction="none")
+        kept = target != -100
+        expected = per_element.sum() / weight[target[kept]].sum()
+        torch.testing.assert_close(focal_loss(logits, target, gamma=2.0, weight=weight), expected)
+
+    def test_ignored_elements_have_no_loss_and_no_gradient(self):
+        logits, target, _ = random_problem(4)
+        target[[1, 3]] = -100
+        z = logits.clone().requires_grad_()
+        losses = focal_loss(z, target, gamma=2.0, reduction="none")
+        assert losses[[1, 3]].tolist() == [0.0, 0.0] and (losses[[0, 2]] > 0).all()
+        losses.sum().backward()
+        assert (z.grad[[1, 3]] == 0).all() and (z.grad[0] != 0).any()
+
+    def test_focusing_shrinks_easy_examples_most(self):
+        logits = torch.tensor([[3.0, 0.0], [0.0, 3.0]], dtype=DTYPE)  # easy, hard (target 0 for both)
+        ratio = focal_loss(logits, torch.tensor([0, 0]), gamma=2.0, reduction="none") / F.cross_entropy(
+            logits, torch.tensor([0, 0]), reduction="none"
+        )
+        assert ratio[0] < 0.01 < 0.8 < ratio[1] < 1
+
+    def test_unbatched_input(self):
+        logits, target, _ = random_problem(5)
+        got = focal_loss(logits[2], target[2], gamma=2.0)
+        assert got.shape == () and torch.allclose(got, focal_loss(logits[2:3], target[2:3], gamma=2.0))
+
+    def test_no_nan_gradient_for_a_certain_prediction(self):
+        z = torch.tensor([[0.0, -800.0]], dtype=DTYPE, requires_grad=True)  # p_t = 1 exactly
+        for gamma in (0.0, 0.5, 2.0):
+            z.grad = None
+            focal_loss(z, torch.tensor([0]), gamma=gamma).backward()
+            assert torch.isfinite(z.grad).all()
+
+    @pytest.mark.parametrize("gamma", [-1.0, float("nan"), float("inf"), "2", True])
+    def test_rejects_bad_gamma(self, gamma):
+        with pytest.raises(ValueError, match=r"^gamma must be"):
+            focal_loss(torch.zeros(2, 3), torch.tensor([0, 1]), gamma=gamma)
+
+    def test_rejects_bad_targets_and_weights(self):
+        logits = torch.zeros(2, 3)
+        with pytest.raises(TypeError, match=r"^target has dtype torch.float32; class-index targets must be torch.long"):
+            focal_loss(logits, torch.tensor([0.0, 1.0]))
+        with pytest.raises(IndexError, match=r"^target must hold class indices in \[0, 3\) or ignore_index=-100; got 3"):
+            focal_loss(logits, torch.tensor([0, 3]))
+        with pytest.raises(ValueError, match=r"^target must have shape \(2,\)"):
+            focal_loss(logits, torch.tensor([0, 1, 2]))
+        with pytest.raises(ValueError, match=r"^weight must be a tensor of shape \(3,\)"):
+            focal_loss(logits, torch.tensor([0, 1]), weight=torch.ones(2))
+        with pytest.raises(ValueError, match=r"^reduction must be one of"):
+            focal_loss(logits, torch.tensor([0, 1]), reduction="avg")
+
+
+class TinyModel(nn.Module):
+    """Linear classifier on the last dimension: (..., 4) -> (..., 3)."""
+
+    def __init__(self, seed=0):
+        super().__init__()
+        torch.manual_seed(seed)
+        self.linear = nn.Linear(4, 3, dtype=DTYPE)
+
+    def forward(self, x):
+        return self.linear(x)
+
+
+def padded_micro_batches(lengths, group_sizes, seed=0):
+    """Sequences of the given lengths padded with -100, grouped into micro-batches."""
+    g = torch.Generator().manual_seed(seed)
+    inputs = torch.randn(len(lengths), max(lengths), 4, generator=g, dtype=DTYPE)
+    targets = torch.randint(0, 3, (len(lengths), max(lengths)), generator=g)
+    for b, n in enumerate(lengths):
+        targets[b, n:] = -100
+    starts = [sum(group_sizes[:m]) for m in range(len(group_sizes))]
+    micro = [(inputs[s : s + k], targets[s : s + k]) for s, k in zip(starts, group_sizes)]
+    return inputs, targets, micro
+
+
+def grads_of(model):
+    return [p.grad.clone() for p in model.parameters()]
+
+
+class TestAccumulateCrossEntropy:
+    @settings(max_examples=20, deadline=None)
+    @given(
+        lengths=st.lists(st.integers(1, 6), min_size=2, max_size=6),
+        seed=st.integers(0, 1000),
+        use_weight=st.booleans(),
+    )
+    def test_global_normalisation_equals_the_full_batch(self, lengths, seed, use_weight):
+        group_sizes = [1] * len(lengths)  # one sequence per micro-batch: valid counts differ
+        inputs, targets, micro = padded_micro_batches(lengths, group_sizes, seed)
+        weight = torch.tensor([0.5, 2.0, 1.0], dtype=DTYPE) if use_weight else None
+        model = TinyModel(seed)
+        full = F.cross_entropy(model(inputs).reshape(-1, 3), targets.reshape(-1), weight=weight)
+        full_grads = torch.autograd.grad(full, list(model.parameters()))
+        loss = accumulate_cross_entropy(model, micro, weight=weight)
+        torch.testing.assert_close(loss, full.detach(), rtol=1e-12, atol=1e-12)
+        for got, expected in zip(grads_of(model), full_grads):
+            torch.testing.assert_close(got, expected, rtol=1e-10, atol=1e-12)
+
+    def test_per_micro_batch_means_are_biased_when_counts_differ(self):
+        inputs, targets, micro = padded_micro_batches([5, 1, 3], [1, 1, 1])
+        model = TinyModel()
+        full = F.cross_entropy(model(inputs).reshape(-1, 3), targets.reshape(-1))
+        full_grads = torch.autograd.grad(full, list(model.parameters()))
+        loss = accumulate_cross_entropy(model, micro, normalization="per_micro_batch")
+        means = [F.cross_entropy(model(x).reshape(-1, 3), t.reshape(-1)) for x, t in micro]
+        torch.testing.assert_close(loss, (sum(means) / 3).detach())  # the average of the means...
+        gap = max((g - f).abs().max().item() for g, f in zip(grads_of(model), full_grads))
+        assert gap > 1e-3  # ...which is not the full-batch gradient
+
+    def test_per_micro_batch_means_are_exact_when_counts_are_equal(self):
+        inputs, targets, micro = padded_micro_batches([4, 2, 3, 3], [2, 2])  # 6 valid targets each
+        model = TinyModel()
+        global_loss = accumulate_cross_entropy(model, micro)
+        global_grads = grads_of(model)
+        model.zero_grad()
+        per_loss = accumulate_cross_entropy(model, micro, normalization="per_micro_batch")
+        torch.testing.assert_close(per_loss, global_loss)
+        for got, expected in zip(grads_of(model), global_grads):
+            torch.testing.assert_close(got, expected)
+
+    def test_gradients_add_to_existing_grad(self):
+        _, _, micro = padded_micro_batches([3, 2], [1, 1])
+        model = TinyModel()
+        accumulate_cross_entropy(model, micro)
+        once = grads_of(model)
+        accumulate_cross_entropy(model, micro)
+        for twice, single in zip(grads_of(model), once):
+            torch.testing.assert_close(twice, 2 * single)
+
+    def test_rejects_bad_input(self):
+        model = TinyModel()
+        x = torch.zeros(2, 4, dtype=DTYPE)
+        with pytest.raises(ValueError, match=r"^normalization must be 'global' or 'per_micro_batch'; got 'mean'"):
+            accumulate_cross_entropy(model, [(x, torch.tensor([0, 1]))], normalization="mean")
+        with pytest.raises(ValueError, match=r"^micro_batches must hold at least one"):
+            accumulate_cross_entropy(model, [])
+        with pytest.raises(TypeError, match=r"^micro_batches\[1\] targets have dtype torch.float32"):
+            accumulate_cross_entropy(model, [(x, torch.tensor([0, 1])), (x, torch.tensor([0.0, 1.0]))])
+        with pytest.raises(ValueError, match=r"^micro_batches hold no valid target"):
+            accumulate_cross_entropy(model, [(x, torch.tensor([-100, -100]))])
+        with pytest.raises(ValueError, match=r"^micro_batches\[1\] holds no valid target"):
+            accumulate_cross_entropy(
+                model, [(x, torch.tensor([0, 1])), (x, torch.tensor([-100, -100]))], normalization="per_micro_batch"
+            )
+        with pytest.raises(IndexError, match=r"^micro_batches\[0\] targets must hold class indices in \[0, 3\)"):
+            accumulate_cross_entropy(model, [(x, torch.tensor([0, 5]))])
+
+
+def toy_data(seed=0, n=40):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 4, generator=g, dtype=DTYPE)
+    y = (x[:, 0] > 0).long() + (x[:, 1] > 0.5).long()  # 3 classes, learnable
+    return x, y
+
+
+class TestLoop:
+    def run(self, shuffle_seed=1, epochs=3):
+        model = TinyModel(0)
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
+        generator = torch.Generator().manual_seed(shuffle_seed)
+        return fit(model, optimizer, F.cross_entropy, toy_data(0), toy_data(1), epochs=epochs, batch_size=8,
+                   generator=generator)
+
+    def test_same_seeds_give_identical_histories(self):
+        first, second = self.run(), self.run()
+        assert first == second
+        assert first != self.run(shuffle_seed=2)  # the generator really decides the order
+
+    def test_history_starts_with_the_untrained_model(self):
+        history = self.run(epochs=4)
+        assert isinstance(history, History)
+        assert all(len(values) == 5 for values in vars(history).values())
+        assert (history.train_loss[0], history.train_accuracy[0]) == evaluate(TinyModel(0), *toy_data(0))
+        assert history.train_loss[-1] < history.train_loss[0]
+
+    def test_without_validation_the_val_lists_stay_empty(self):
+        model = TinyModel()
+        history = fit(model, torch.optim.SGD(model.parameters(), lr=0.1), F.cross_entropy, toy_data(), epochs=2)
+        assert history.val_loss == [] and len(history.train_loss) == 3
+
+    def test_evaluate_matches_a_direct_computation(self):
+        model = TinyModel()
+        x, y = toy_data()
+        loss, accuracy = evaluate(model, x, y)
+        with torch.no_grad():
+            logits = model(x)
+        assert loss == F.cross_entropy(logits, y).item()
+        assert accuracy == (logits.argmax(1) == y).sum().item() / len(y)
+
+    def test_evaluate_uses_eval_mode_and_restores_training_mode(self):
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.Linear(4, 16, dtype=DTYPE), nn.Dropout(0.5), nn.Linear(16, 3, dtype=DTYPE))
+        x, y = toy_data()
+        assert evaluate(model, x, y) == evaluate(model, x, y)  # no dropout noise
+        assert model.training
+
+    def test_full_batch_epoch_is_one_gradient_step(self):
+        x, y = toy_data()
+        model, reference = TinyModel(), TinyModel()
+        loss = train_epoch(model, torch.optim.SGD(model.parameters(), lr=0.3), F.cross_entropy, (x, y))
+        expected = F.cross_entropy(reference(x), y)
+        grads = torch.autograd.grad(expected, list(reference.parameters()))
+        assert loss == pytest.approx(expected.item(), rel=1e-12)
+        for p, q, g in zip(model.parameters(), reference.parameters(), grads):
+            torch.testing.assert_close(p.detach(), q.detach() - 0.3 * g)
+
+    def test_epoch_loss_is_the_size_weighted_mean_of_batch_losses(self):
+        x, y = toy_data(n=20)
+        model = TinyModel()
+        order = torch.randperm(20, generator=torch.Generator().manual_seed(5))
+        loss = train_epoch(model, torch.optim.SGD(model.parameters(), lr=0.0), F.cross_entropy, (x, y),
+                           batch_size=8, generator=torch.Generator().manual_seed(5))
+        sizes = [8, 8, 4]
+        batch_losses = [F.cross_entropy(model(x[idx]), y[idx]).item() for idx in order.split(8)]
+        assert loss == pytest.approx(sum(n * b for n, b in zip(sizes, batch_losses)) / 20, rel=1e-12)
+
+    def test_sampler_decides_the_examples(self):
+        x, y = toy_data()
+        model, reference = TinyModel(), TinyModel()
+        train_epoch(model, torch.optim.SGD(model.parameters(), lr=0.3), F.cross_entropy, (x, y), sampler=[3, 3, 7])
+        grads = torch.autograd.grad(F.cross_entropy(reference(x[[3, 3, 7]]), y[[3, 3, 7]]), list(reference.parameters()))
+        for p, q, g in zip(model.parameters(), reference.parameters(), grads):
+            torch.testing.assert_close(p.detach(), q.detach() - 0.3 * g)
+
+    def test_rejects_bad_arguments(self):
+        model = TinyModel()
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        x, y = toy_data()
+        with pytest.raises(ValueError, match=r"^give either sampler or generator"):
+            fit(model, optimizer, F.cross_entropy, (x, y), epochs=1, sampler=[0], generator=torch.Generator())
+        with pytest.raises(ValueError, match=r"^batch_size must be a positive int or None"):
+            train_epoch(model, optimizer, F.cross_entropy, (x, y), batch_size=0)
+        with pytest.raises(ValueError, match=r"^epochs must be a non-negative int; got -1"):
+            fit(model, optimizer, F.cross_entropy, (x, y), epochs=-1)
+        with pytest.raises(ValueError, match=r"^train needs inputs \(N, \.\.\.\) and targets \(N,\) of the same length"):
+            fit(model, optimizer, F.cross_entropy, (x, y[:-1]), epochs=1)
+        with pytest.raises(TypeError, match=r"^val targets have dtype torch.float64"):
+            fit(model, optimizer, F.cross_entropy, (x, y), (x, y.double()), epochs=1)
+        with pytest.raises(TypeError, match=r"^train must be a pair \(inputs, targets\)"):
+            fit(model, optimizer, F.cross_entropy, x, epochs=1)
+        with pytest.raises(IndexError, match=r"^targets must hold class indices in \[0, 3\); got 7"):
+            evaluate(model, x, torch.full((len(x),), 7))
