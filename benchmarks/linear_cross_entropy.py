@@ -1,29 +1,39 @@
-"""Peak memory and time of the output layer + cross entropy, forward and backward.
+"""Peak memory and time of an output layer + cross entropy, forward and backward.
 
     python benchmarks/linear_cross_entropy.py          # CPU, float32, N=2048, D=1024, V=65536
     python benchmarks/linear_cross_entropy.py --gpu    # CUDA, bf16, N=8192, D=4096, V=128256
 
-Methods, all computing ``cross_entropy(x @ W.T, y)`` and its gradients for ``x`` and ``W``:
+Every method computes ``cross_entropy(x @ W.T, y)`` (mean over the N tokens) and the gradients
+of ``x`` and ``W``:
 
 * ``naive``: ``F.cross_entropy(F.linear(x, W), y)``, eager autograd;
+* ``chunked forward``: the same, one chunk of tokens at a time, summed; autograd does the rest;
 * ``torch chunked``: ``F.linear_cross_entropy(x, W, y, options=LinearCrossEntropyOptions())``;
 * ``celib``: ``celib.large_vocab.linear_cross_entropy(x, W, y)`` (default chunk size);
-* ``naive compiled`` (``--gpu`` only): the naive function under ``torch.compile``.
+* ``naive compiled`` (GPU only): ``naive`` under ``torch.compile``.
 
-Memory is the peak above the inputs, as a ratio to the lower bound: the gradients of ``x`` and
-``W`` themselves, ``(N*D + V*D) * bytes``. On CPU every method runs in a fresh child process and
-the peak is the child's peak resident set size (``ru_maxrss``: torch's CPU tensors come from
-``malloc``) minus its resident size right after creating the inputs. On GPU the peak is
-``torch.cuda.max_memory_allocated()`` minus the memory allocated after creating the inputs.
-Time is the median of a few forward + backward runs (after one warm-up run), as a ratio to the
-naive method; on GPU it is measured with CUDA events.
+Memory is the peak above the inputs, also as a ratio to the lower bound: the gradients of ``x``
+and ``W`` themselves, ``(N*D + V*D) * bytes``. On CPU (Linux) every method runs in a fresh child
+process, and the peak is the child's peak resident set size (VmHWM, reset through
+``/proc/self/clear_refs`` after a warm-up run; torch's CPU tensors come from ``malloc``) minus
+its resident size just before the measured runs, when only the inputs are allocated. The
+children run with ``MALLOC_MMAP_THRESHOLD_=65536``, so that a freed tensor goes back to the
+operating system and the resident size follows the live tensors. On GPU the peak is
+``torch.cuda.max_memory_allocated()`` minus the memory allocated before the run. Time is the
+median of a few forward + backward runs after the warm-up, as a ratio to ``naive``; on GPU it is
+measured with CUDA events.
+
+``--configs '[["naive", N, D, V], ...]'`` measures the listed CPU configurations one after the
+other in this process and prints JSON (run it with the environment variable above): this is
+what the CPU benchmark runs in each child, and what the book's chapter on large vocabularies
+runs at small sizes. ``--json`` prints the results of a whole benchmark as JSON.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import resource
+import os
 import statistics
 import subprocess
 import sys
@@ -32,13 +42,21 @@ import time
 import torch
 import torch.nn.functional as F
 
-from celib.large_vocab import linear_cross_entropy
+from celib.large_vocab import default_chunk_size, linear_cross_entropy
 
 MIB = 2**20
+CHILD_ENV = {"MALLOC_MMAP_THRESHOLD_": "65536"}  # freed tensors go back to the OS
 
 
 def naive(x, w, y):
     return F.cross_entropy(F.linear(x, w), y)
+
+
+def chunked_forward(x, w, y):
+    step = default_chunk_size(*x.shape)
+    total = sum(F.cross_entropy(F.linear(x[i : i + step], w), y[i : i + step], reduction="sum")
+                for i in range(0, x.shape[0], step))
+    return total / x.shape[0]
 
 
 def torch_chunked(x, w, y):
@@ -49,73 +67,83 @@ def celib(x, w, y):
     return linear_cross_entropy(x, w, y)
 
 
-METHODS = {"naive": naive, "torch chunked": torch_chunked, "celib": celib}
+METHODS = {"naive": naive, "chunked forward": chunked_forward, "torch chunked": torch_chunked, "celib": celib}
+COMPARED = ("naive", "torch chunked", "celib")  # the comparison of the benchmark
 
 
 def make_inputs(n, d, v, dtype, device, seed=0):
     generator = torch.Generator(device).manual_seed(seed)
-    x = (torch.randn(n, d, generator=generator, device=device) / d**0.5).to(dtype).requires_grad_()
+    x = torch.randn(n, d, generator=generator, device=device).div_(d**0.5).to(dtype).requires_grad_()
     w = torch.randn(v, d, generator=generator, device=device).to(dtype).requires_grad_()
     y = torch.randint(v, (n,), generator=generator, device=device)
     return x, w, y
 
 
 def lower_bound_bytes(n, d, v, dtype) -> int:
-    """The gradients of x and W: memory no method can avoid."""
+    """The gradients of x and W: memory that no method can avoid."""
     return (n * d + v * d) * torch.finfo(dtype).bits // 8
 
 
-def max_rss_bytes() -> int:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
+def _status_bytes(field: str) -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024  # reported in kB
+    raise RuntimeError(f"{field} not found in /proc/self/status (Linux only)")
 
 
-def run_child(method: str, n: int, d: int, v: int, repeats: int, threads: int) -> dict:
-    """In this (fresh) process: peak RSS above the inputs and times of forward + backward."""
-    torch.set_num_threads(threads)
+def measure(method: str, n: int, d: int, v: int, repeats: int) -> dict:
+    """Peak resident memory above the inputs and median time of forward + backward, on CPU."""
     x, w, y = make_inputs(n, d, v, torch.float32, "cpu")
-    baseline = max_rss_bytes()
     fn, times = METHODS[method], []
-    for _ in range(repeats + 1):  # the first run is a warm-up
+    for run in range(repeats + 1):  # run 0 is the warm-up
         x.grad = w.grad = None
+        if run == 1:
+            with open("/proc/self/clear_refs", "w") as clear_refs:
+                clear_refs.write("5")  # reset the peak resident size (VmHWM) to the current one
+            baseline = _status_bytes("VmRSS")
         start = time.perf_counter()
-        loss = fn(x, w, y)
-        loss.backward()
+        fn(x, w, y).backward()
         times.append(time.perf_counter() - start)
-        del loss
-    return {"peak": max_rss_bytes() - baseline, "time": statistics.median(times[1:]), "loss": x.grad.sum().item()}
+    return {"method": method, "n": n, "d": d, "v": v, "peak": _status_bytes("VmHWM") - baseline,
+            "bound": lower_bound_bytes(n, d, v, torch.float32), "time": statistics.median(times[1:]),
+            "check": w.grad.double().square().sum().item()}
 
 
-def cpu_benchmark(n, d, v, repeats, threads) -> None:
-    print(f"CPU, float32, N={n}, D={d}, V={v}, {threads} threads, forward + backward, median of {repeats} runs")
-    bound = lower_bound_bytes(n, d, v, torch.float32)
-    print(f"lower bound (gradients of x and W): {bound / MIB:.0f} MiB")
-    results = {}
-    for method in METHODS:
-        command = [sys.executable, __file__, "--child", method, f"--n={n}", f"--d={d}", f"--v={v}",
-                   f"--repeats={repeats}", f"--threads={threads}"]
-        out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
-        results[method] = json.loads(out.splitlines()[-1])
-    print(f"{'method':<15}{'peak above inputs':>20}{'x lower bound':>15}{'time':>10}{'x naive':>10}")
-    for method, r in results.items():
-        print(f"{method:<15}{r['peak'] / MIB:>16.0f} MiB{r['peak'] / bound:>15.2f}"
-              f"{r['time']:>9.2f}s{r['time'] / results['naive']['time']:>10.2f}")
-    sums = [r["loss"] for r in results.values()]
-    assert max(sums) - min(sums) < 1e-3 * max(1.0, abs(sums[0])), f"methods disagree on sum(grad x): {sums}"
+def measure_in_child(configs, repeats: int = 1, threads: int = 2) -> list[dict]:
+    """Run :func:`measure` on each ``(method, n, d, v)`` of ``configs`` in one fresh child process."""
+    command = [sys.executable, os.path.abspath(__file__), "--configs", json.dumps(configs),
+               f"--repeats={repeats}", f"--threads={threads}"]
+    done = subprocess.run(command, check=True, capture_output=True, text=True, env={**os.environ, **CHILD_ENV})
+    return json.loads(done.stdout)
 
 
-def gpu_benchmark(n, d, v, repeats) -> None:
-    """bf16 on one GPU; peak memory from the caching allocator, time from CUDA events."""
+def print_table(results, time_unit=1.0, unit_name="s") -> None:
+    naive_time = next(r["time"] for r in results if r["method"] == "naive")
+    print(f"{'method':<16}{'peak above inputs':>20}{'x lower bound':>15}{'time':>11}{'x naive':>9}")
+    for r in results:
+        print(f"{r['method']:<16}{r['peak'] / MIB:>16.0f} MiB{r['peak'] / r['bound']:>15.2f}"
+              f"{r['time'] * time_unit:>10.2f}{unit_name}{r['time'] / naive_time:>9.2f}")
+
+
+def cpu_benchmark(n, d, v, repeats, threads) -> list[dict]:
+    """Each method in its own fresh process."""
+    results = [r for method in COMPARED for r in measure_in_child([[method, n, d, v]], repeats, threads)]
+    checks = [r["check"] for r in results]  # every method must compute the same weight gradient
+    assert max(checks) - min(checks) <= 1e-4 * max(checks), f"the methods disagree: {checks}"
+    return results
+
+
+def gpu_benchmark(n, d, v, repeats) -> list[dict]:
+    """bf16 on one GPU, all methods in this process: the caching allocator's statistics are exact."""
     assert torch.cuda.is_available(), "--gpu needs CUDA"
-    dtype, device = torch.bfloat16, "cuda"
-    methods = {**METHODS, "naive compiled": torch.compile(naive)}
-    bound = lower_bound_bytes(n, d, v, dtype)
-    print(f"GPU ({torch.cuda.get_device_name()}), bf16, N={n}, D={d}, V={v}, forward + backward, median of {repeats} runs")
-    print(f"lower bound (gradients of x and W): {bound / MIB:.0f} MiB")
-    x, w, y = make_inputs(n, d, v, dtype, device)
-    results = {}
+    dtype = torch.bfloat16
+    methods = {name: METHODS[name] for name in COMPARED} | {"naive compiled": torch.compile(naive)}
+    x, w, y = make_inputs(n, d, v, dtype, "cuda")
+    results = []
     for method, fn in methods.items():
-        times = []
-        for i in range(repeats + 1):  # the first run warms up (and compiles)
+        times, peaks = [], []
+        for _ in range(repeats + 1):  # the first run warms up (and compiles)
             x.grad = w.grad = None
             torch.cuda.synchronize()
             torch.cuda.reset_peak_memory_stats()
@@ -126,12 +154,11 @@ def gpu_benchmark(n, d, v, repeats) -> None:
             stop.record()
             torch.cuda.synchronize()
             times.append(start.elapsed_time(stop) / 1000)
-            peak = torch.cuda.max_memory_allocated() - baseline
-        results[method] = {"peak": peak, "time": statistics.median(times[1:])}
-    print(f"{'method':<15}{'peak above inputs':>20}{'x lower bound':>15}{'time':>10}{'x naive':>10}")
-    for method, r in results.items():
-        print(f"{method:<15}{r['peak'] / MIB:>16.0f} MiB{r['peak'] / bound:>15.2f}"
-              f"{r['time'] * 1000:>8.1f}ms{r['time'] / results['naive']['time']:>10.2f}")
+            peaks.append(torch.cuda.max_memory_allocated() - baseline)
+        results.append({"method": method, "n": n, "d": d, "v": v, "peak": max(peaks[1:]),
+                        "bound": lower_bound_bytes(n, d, v, dtype), "time": statistics.median(times[1:]),
+                        "check": w.grad.double().square().sum().item()})
+    return results
 
 
 def main(argv=None) -> int:
@@ -140,17 +167,31 @@ def main(argv=None) -> int:
     parser.add_argument("--n", type=int, help="tokens (default 2048 on CPU, 8192 on GPU)")
     parser.add_argument("--d", type=int, help="hidden size (default 1024 on CPU, 4096 on GPU)")
     parser.add_argument("--v", type=int, help="vocabulary size (default 65536 on CPU, 128256 on GPU)")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs after the warm-up")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads (torch.set_num_threads)")
-    parser.add_argument("--child", choices=list(METHODS), help=argparse.SUPPRESS)
+    parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    parser.add_argument("--configs", type=json.loads, help="JSON list of [method, N, D, V] to measure here")
     args = parser.parse_args(argv)
-    n, d, v = (args.n or 8192, args.d or 4096, args.v or 128256) if args.gpu else (args.n or 2048, args.d or 1024, args.v or 65536)
-    if args.child:
-        print(json.dumps(run_child(args.child, n, d, v, args.repeats, args.threads)))
-    elif args.gpu:
-        gpu_benchmark(n, d, v, args.repeats)
+    torch.set_num_threads(args.threads)
+    if args.configs:
+        print(json.dumps([measure(*config, args.repeats) for config in args.configs]))
+        return 0
+    if args.gpu:
+        n, d, v, dtype = args.n or 8192, args.d or 4096, args.v or 128256, torch.bfloat16
+        where = f"GPU ({torch.cuda.get_device_name()}), bf16" if torch.cuda.is_available() else "GPU"
+        results = gpu_benchmark(n, d, v, args.repeats)
+        time_unit, unit_name = 1000, "ms"
     else:
-        cpu_benchmark(n, d, v, args.repeats, args.threads)
+        n, d, v, dtype = args.n or 2048, args.d or 1024, args.v or 65536, torch.float32
+        where = f"CPU, float32, {args.threads} threads"
+        results = cpu_benchmark(n, d, v, args.repeats, args.threads)
+        time_unit, unit_name = 1, "s"
+    if args.json:
+        print(json.dumps(results))
+        return 0
+    print(f"{where}, N={n}, D={d}, V={v}, forward + backward, median of {args.repeats} runs after a warm-up")
+    print(f"lower bound (gradients of x and W): {lower_bound_bytes(n, d, v, dtype) / MIB:.0f} MiB")
+    print_table(results, time_unit, unit_name)
     return 0
 
 

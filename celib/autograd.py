@@ -79,8 +79,8 @@ def cross_entropy(
     :math:`\sum_i w_{y_i}` over the kept elements (``nan`` if none is kept, like PyTorch).
     The gradient with respect to ``input`` is :math:`w_{y_i} (p_i - e_{y_i})` times the
     upstream gradient (and the mean's normaliser). Arguments are validated by
-    :func:`celib.functional.check_cross_entropy_args`, so bad input is rejected exactly as
-    :func:`celib.functional.cross_entropy` rejects it; probability targets are refused (use
+    ``celib.functional.check_cross_entropy_args``, so bad input is rejected exactly as
+    ``celib.functional.cross_entropy`` rejects it; probability targets are refused (use
     ``celib.functional.cross_entropy``), and so is a ``weight`` that requires grad.
 
     The backward is ``once_differentiable``: it gives first derivatives only. Differentiating

@@ -81,12 +81,13 @@ def reliability_curve(probs, labels: torch.Tensor, n_bins: int = 15) -> Reliabil
     _check_n_bins(n_bins)
     confidence, prediction = probs.detach().max(dim=1)  # (N,), (N,)
     correct = (prediction == labels).to(probs.dtype)  # (N,)
-    edges = torch.arange(n_bins + 1, dtype=probs.dtype) / n_bins  # b / n correctly rounded, e.g. exactly 0.6 for 3 / 5
+    # b / n correctly rounded (exactly 0.6 for 3 / 5, like the literal), on the device of probs
+    edges = torch.arange(n_bins + 1, dtype=probs.dtype, device=probs.device) / n_bins
     # bucketize with right=False puts c in bin b when edges[b] < c <= edges[b + 1].
     bins = torch.bucketize(confidence, edges[1:-1])  # (N,) in [0, n_bins)
     count = torch.bincount(bins, minlength=n_bins)
-    sum_confidence = torch.zeros(n_bins, dtype=probs.dtype).index_add_(0, bins, confidence)
-    sum_correct = torch.zeros(n_bins, dtype=probs.dtype).index_add_(0, bins, correct)
+    sum_confidence = torch.zeros_like(edges[1:]).index_add_(0, bins, confidence)  # (n_bins,)
+    sum_correct = torch.zeros_like(edges[1:]).index_add_(0, bins, correct)  # (n_bins,)
     return ReliabilityCurve(edges, sum_confidence / count, sum_correct / count, count)  # 0 / 0 = nan if empty
 
 
@@ -142,12 +143,14 @@ def fit_temperature(logits, labels: torch.Tensor, max_iter: int = 100) -> float:
         raise ValueError(f"logits must have shape (N, K); got shape {tuple(logits.shape)}")
     _check_class_targets(labels, logits.shape[1], "labels")
     if labels.shape != logits.shape[:1]:
-        raise ValueError(f"labels must have shape ({logits.shape[0]},), one per row of logits; got {tuple(labels.shape)}")
+        raise ValueError(
+            f"labels must have shape ({logits.shape[0]},), one per row of logits; got {tuple(labels.shape)}"
+        )
     if isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 1:
         raise ValueError(f"max_iter must be a positive int; got {max_iter!r}")
 
     logits = logits.detach().to(torch.float64)
-    log_t = torch.zeros((), dtype=torch.float64, requires_grad=True)
+    log_t = torch.zeros((), dtype=torch.float64, device=logits.device, requires_grad=True)
     optimizer = torch.optim.LBFGS(
         [log_t], lr=1.0, max_iter=max_iter, tolerance_grad=1e-10, tolerance_change=1e-14, line_search_fn="strong_wolfe"
     )

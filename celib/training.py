@@ -23,19 +23,26 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from celib._checks import as_float_tensor, check_reduction
+from celib.functional import check_cross_entropy_args
 
 __all__ = ["History", "accumulate_cross_entropy", "evaluate", "fit", "focal_loss", "train_epoch"]
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
-def _check_class_targets(target, num_classes: int, name: str = "target", ignore_index: int | None = None) -> None:
-    """Raise unless ``target`` holds class indices in ``[0, num_classes)`` (or ``ignore_index``)."""
+def _check_class_targets(
+    target, num_classes: int | None, name: str = "target", ignore_index: int | None = None
+) -> None:
+    """Raise unless ``target`` holds class indices in ``[0, num_classes)`` (or ``ignore_index``).
+
+    With ``num_classes=None`` only the type and dtype are checked (the range needs the logits).
+    """
     if not isinstance(target, torch.Tensor):
         raise TypeError(f"{name} must be a torch.long tensor of class indices; got {type(target).__name__}")
     if target.dtype != torch.long:
         raise TypeError(f"{name} has dtype {target.dtype}; class-index targets must be torch.long")
+    if num_classes is None:
+        return
     kept = target if ignore_index is None else target[target != ignore_index]
     bad = (kept < 0) | (kept >= num_classes)
     if bad.any():
@@ -93,7 +100,13 @@ def evaluate(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> t
     >>> round(loss, 4), accuracy  # uniform predictions: ln 3 nats; argmax of a tie is class 0
     (1.0986, 0.5)
     """
-    inputs, targets = _check_dataset((inputs, targets), "(inputs, targets)")
+    if not isinstance(inputs, torch.Tensor):
+        raise TypeError(f"inputs must be a tensor; got {type(inputs).__name__}")
+    _check_class_targets(targets, None, "targets")
+    if targets.shape != inputs.shape[:1]:
+        raise ValueError(
+            f"targets must have shape ({inputs.shape[0]},), one class index per input; got {tuple(targets.shape)}"
+        )
     was_training = model.training
     model.eval()
     try:
@@ -139,13 +152,14 @@ def train_epoch(
     Mini-batches hold ``batch_size`` examples (``None``: the whole set, one step). Their order
     is a fresh permutation drawn from ``generator``, or the indices that ``sampler`` yields
     (e.g. a ``torch.utils.data.WeightedRandomSampler``, which resamples with replacement);
-    with neither ``batch_size`` nor ``sampler`` the epoch is one full-batch step.
+    with neither ``batch_size`` nor ``sampler`` the epoch is one full-batch step. The model is
+    left in training mode.
 
     Returns:
         The training loss averaged over the epoch, :math:`\sum_b n_b \ell_b / \sum_b n_b` for
         mini-batches of :math:`n_b` examples and loss :math:`\ell_b` (before each step).
 
-    >>> torch.manual_seed(0) and None
+    >>> _ = torch.manual_seed(0)
     >>> model = nn.Linear(2, 2)
     >>> x, y = torch.tensor([[1.0, 0.0], [0.0, 1.0]]), torch.tensor([0, 1])
     >>> optimizer = torch.optim.SGD(model.parameters(), lr=1.0)
@@ -187,7 +201,7 @@ def fit(
     With the same initial parameters and the same seeded ``generator`` (or sampler), two runs
     give identical histories.
 
-    >>> torch.manual_seed(0) and None
+    >>> _ = torch.manual_seed(0)
     >>> model = nn.Linear(2, 2)
     >>> x, y = torch.tensor([[1.0, 0.0], [0.0, 1.0]]), torch.tensor([0, 1])
     >>> history = fit(model, torch.optim.SGD(model.parameters(), lr=1.0), F.cross_entropy, (x, y), epochs=3)
@@ -255,23 +269,17 @@ def focal_loss(
     >>> F.cross_entropy(logits, target, reduction="none")  # gamma = 0
     tensor([0.1269, 2.1269])
     """
-    input = as_float_tensor(input, "input")
     if isinstance(gamma, bool) or not isinstance(gamma, Real) or not math.isfinite(gamma) or gamma < 0:
         raise ValueError(f"gamma must be a finite real number >= 0; got {gamma!r}")
-    check_reduction(reduction)
+    # The same boundary checks as celib.functional.cross_entropy, minus probability targets.
+    if not check_cross_entropy_args(input, target, weight, ignore_index, reduction):
+        raise ValueError(
+            f"target has the input's shape {tuple(input.shape)}: focal_loss takes class indices, not probabilities"
+        )
     if input.dim() == 1:  # unbatched: (C,) logits with a 0-d target
         return focal_loss(input.unsqueeze(0), target.unsqueeze(0), gamma, weight, ignore_index, reduction).squeeze(0)
-    num_classes = input.shape[1]
-    _check_class_targets(target, num_classes, "target", ignore_index)
-    if target.shape != input.shape[:1] + input.shape[2:]:
-        raise ValueError(
-            f"target must have shape {tuple(input.shape[:1] + input.shape[2:])} for input of shape "
-            f"{tuple(input.shape)}; got {tuple(target.shape)}"
-        )
-    if weight is not None and (not isinstance(weight, torch.Tensor) or weight.shape != (num_classes,)):
-        got = tuple(weight.shape) if isinstance(weight, torch.Tensor) else type(weight).__name__
-        raise ValueError(f"weight must be a tensor of shape ({num_classes},), one weight per class; got {got}")
 
+    target = target.long()  # (N, *); uint8 indices are accepted too
     keep = target != ignore_index  # (N, *)
     safe_target = target.masked_fill(~keep, 0)  # (N, *): a valid index for gather
     log_pt = F.log_softmax(input, dim=1).gather(1, safe_target.unsqueeze(1)).squeeze(1)  # (N, *)
@@ -328,19 +336,19 @@ def accumulate_cross_entropy(
     if not micro_batches:
         raise ValueError("micro_batches must hold at least one (inputs, targets) pair; got none")
 
-    def target_weights(targets: torch.Tensor) -> torch.Tensor:  # (n,) -> w_{y_i} (0 where ignored)
+    def target_weight(targets: torch.Tensor) -> float:  # sum of w_{y_i} over the valid targets
         keep = targets != ignore_index
-        w_y = torch.ones(targets.shape) if weight is None else weight[targets.masked_fill(~keep, 0)]
-        return torch.where(keep, w_y, 0.0)
+        if weight is None:
+            return keep.sum().item()
+        return torch.where(keep, weight[targets.masked_fill(~keep, 0)], 0.0).sum().item()
 
-    # First pass, targets only: the normaliser of every micro-batch.
+    # First pass, targets only: the normaliser of every micro-batch. (The range of the targets
+    # is checked against the logits in the second pass; with weight, against its length now.)
     totals = []
-    for m, (inputs, targets) in enumerate(micro_batches):
-        if not isinstance(targets, torch.Tensor):
-            raise TypeError(f"micro_batches[{m}] targets must be a torch.long tensor; got {type(targets).__name__}")
-        if targets.dtype != torch.long:
-            raise TypeError(f"micro_batches[{m}] targets have dtype {targets.dtype}; class-index targets must be torch.long")
-        totals.append(target_weights(targets.reshape(-1)).sum().item())
+    for m, (_, targets) in enumerate(micro_batches):
+        num_classes = None if weight is None else len(weight)
+        _check_class_targets(targets, num_classes, f"micro_batches[{m}] targets", ignore_index)
+        totals.append(target_weight(targets))
     if normalization == "global":
         denominators = [sum(totals)] * len(micro_batches)
         if denominators[0] == 0:

@@ -139,8 +139,8 @@ class TestLinearCrossEntropy:
             assert (g.float() - h).norm() <= 2e-2 * h.norm()
 
     def test_default_chunk_size(self):
-        assert default_chunk_size(2048, 1024) == 128
-        assert default_chunk_size(2048, 64) == 16  # at least 16 rows
+        assert default_chunk_size(2048, 1024) == 256
+        assert default_chunk_size(2048, 32) == 16  # at least 16 rows
         assert default_chunk_size(5, 4096) == 5  # at most N
 
 
@@ -151,14 +151,21 @@ class TestBadInput:
     @pytest.mark.parametrize(
         ("change", "error", "message"),
         [
-            ({"input": torch.zeros(2, 4, 3, dtype=F64)}, ValueError, r"input must have shape \(N, D\); got shape \(2, 4, 3\)"),
-            ({"weight": torch.zeros(5, 4, dtype=F64)}, ValueError, r"weight must have shape \(V, D\) .* D = 3 .* got shape \(5, 4\)"),
+            ({"input": torch.zeros(2, 4, 3, dtype=F64)}, ValueError,
+             r"input must have shape \(N, D\) .*; got shape \(2, 4, 3\)"),
+            ({"weight": torch.zeros(5, 4, dtype=F64)}, ValueError,
+             r"weight must have shape \(V, D\) .* D = 3 .* got shape \(5, 4\)"),
             ({"weight": torch.zeros(0, 3, dtype=F64)}, ValueError, r"weight must have shape \(V, D\) with V >= 1"),
-            ({"weight": torch.zeros(5, 3, dtype=torch.float32)}, TypeError, r"weight has dtype torch.float32; it must match input's dtype torch.float64"),
-            ({"bias": torch.zeros(4, dtype=F64)}, ValueError, r"bias must have shape \(5,\) = \(V,\); got shape \(4,\)"),
-            ({"target": torch.zeros(4, dtype=torch.int32)}, TypeError, r"target has dtype torch.int32; class-index targets must be torch.long"),
-            ({"target": torch.zeros(3, dtype=torch.long)}, ValueError, r"target must have shape \(4,\) = \(N,\); got shape \(3,\)"),
-            ({"target": torch.tensor([0, 1, 5, 2])}, IndexError, r"target must hold class indices in \[0, 5\) or ignore_index=-100; got 5"),
+            ({"weight": torch.zeros(5, 3, dtype=torch.float32)}, TypeError,
+             r"weight has dtype torch.float32; it must match input's dtype torch.float64"),
+            ({"bias": torch.zeros(4, dtype=F64)}, ValueError,
+             r"bias must have shape \(5,\) = \(V,\); got shape \(4,\)"),
+            ({"target": torch.zeros(4, dtype=torch.int32)}, TypeError,
+             r"target has dtype torch.int32; class-index targets must be torch.long"),
+            ({"target": torch.zeros(3, dtype=torch.long)}, ValueError,
+             r"target must have shape \(4,\) = \(N,\); got shape \(3,\)"),
+            ({"target": torch.tensor([0, 1, 5, 2])}, IndexError,
+             r"target must hold class indices in \[0, 5\) or ignore_index=-100; got 5"),
             ({"target": torch.tensor([0, -1, 1, 2])}, IndexError, r"got -1"),
             ({"reduction": "avg"}, ValueError, r"reduction must be one of 'none', 'mean', 'sum'; got 'avg'"),
             ({"label_smoothing": 1.5}, ValueError, r"label_smoothing must be a float in \[0, 1\]; got 1.5"),
@@ -174,10 +181,12 @@ class TestBadInput:
             linear_cross_entropy(args.pop("input"), args.pop("weight"), args.pop("target"), **args)
 
     def test_empty_input(self):
-        with pytest.raises(ValueError, match="at least one token"):
+        with pytest.raises(ValueError, match=r"N >= 1 tokens; got shape \(0, 3\)"):
             linear_cross_entropy(self.x[:0], self.w, self.y[:0])
 
     def test_vocab_parallel_checks_arguments_before_communicating(self):
+        with pytest.raises(ValueError, match=r"weight_shard must have shape \(V, D\)"):
+            vocab_parallel_cross_entropy(self.x, self.w[:, :2], self.y, vocab_start=0)
         with pytest.raises(ValueError, match=r"vocab_start must be >= 0 .*; got -2"):
             vocab_parallel_cross_entropy(self.x, self.w, self.y, vocab_start=-2)
         with pytest.raises(TypeError, match="vocab_start must be an int; got float"):
@@ -191,6 +200,8 @@ class TestBadInput:
             run_vocab_parallel(self.x, self.w, self.y, [2, 2])
         with pytest.raises(ValueError, match="positive ints; got"):
             run_vocab_parallel(self.x, self.w, self.y, [5, 0])
+        with pytest.raises(TypeError, match=r"unexpected option\(s\) \['smoothing'\]"):
+            run_vocab_parallel(self.x, self.w, self.y, [5], smoothing=0.1)
 
 
 @pytest.fixture
@@ -212,6 +223,17 @@ class TestVocabParallel:
         torch.testing.assert_close(got, want, rtol=1e-9, atol=1e-9)
         for g, h in zip(got_grads, want_grads):
             torch.testing.assert_close(g, h, rtol=1e-9, atol=1e-9)
+
+    def test_one_rank_in_bfloat16_is_close_to_float32(self, one_rank_group):
+        x, w, _, y = make_problem(12, 8, 50, dtype=torch.float32, ignored=(4,))
+        x = x / 3
+        vp = lambda x, w, y, **kw: vocab_parallel_cross_entropy(x, w, y, vocab_start=0, **kw)  # noqa: E731
+        got, got_grads = loss_and_grads(vp, x.bfloat16(), w.bfloat16(), None, y, label_smoothing=0.1)
+        want, want_grads = loss_and_grads(naive, x, w, None, y, label_smoothing=0.1)
+        assert got.dtype == torch.bfloat16 and all(g.dtype == torch.bfloat16 for g in got_grads)
+        torch.testing.assert_close(got.float(), want, rtol=2e-2, atol=2e-2)
+        for g, h in zip(got_grads, want_grads):
+            assert (g.float() - h).norm() <= 2e-2 * h.norm()
 
     def test_shards_that_do_not_tile_the_vocabulary(self, one_rank_group):
         x, w, _, y = make_problem(4, 3, 5)

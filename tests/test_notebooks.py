@@ -98,3 +98,11 @@ def test_gpu_cells_define_nothing_later_cells_use(path):
 
 def test_book_has_a_gpu_cell():
     assert any(is_gpu_cell(cell) for path in NOTEBOOKS for cell in code_cells(path))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_no_markdown_trapped_in_code_cells(path):
+    """A lost markdown marker turns prose (headings, exercise directives) into code comments."""
+    trapped = re.compile(r"^# (#{1,4} \S|```\{)", re.MULTILINE)
+    for index, cell in enumerate(code_cells(path)):
+        assert not trapped.search(cell.source), f"code cell {index} holds markdown in comments"
