@@ -98,6 +98,24 @@ def check_distribution(p: torch.Tensor, name: str, dim: int | tuple[int, ...] = 
         )
 
 
+def check_class_indices(target: torch.Tensor, num_classes: int, name: str = "target", ignore_index: int | None = None) -> None:
+    """Raise ``IndexError`` unless every entry of ``target`` lies in ``[0, num_classes)`` or equals ``ignore_index``.
+
+    >>> check_class_indices(torch.tensor([0, 2, -100]), 3, ignore_index=-100)
+    >>> check_class_indices(torch.tensor([0, 3]), 3)
+    Traceback (most recent call last):
+    ...
+    IndexError: target must hold class indices in [0, 3); got 3
+    """
+    values = target.detach().long()
+    outside = (values < 0) | (values >= num_classes)
+    if ignore_index is not None:
+        outside &= values != ignore_index
+    if outside.any():
+        allowed = f"[0, {num_classes})" + ("" if ignore_index is None else f" or ignore_index={ignore_index}")
+        raise IndexError(f"{name} must hold class indices in {allowed}; got {values[outside].flatten()[0].item()}")
+
+
 def check_reduction(reduction, allowed: tuple[str, ...] = ("none", "mean", "sum")) -> None:
     """Raise ``ValueError`` unless ``reduction`` is one of ``allowed``.
 

@@ -27,7 +27,13 @@ from __future__ import annotations
 
 import torch
 
-from celib._checks import check_distribution, check_label_smoothing, check_probabilities, check_reduction
+from celib._checks import (
+    check_class_indices,
+    check_distribution,
+    check_label_smoothing,
+    check_probabilities,
+    check_reduction,
+)
 
 __all__ = [
     "softmax",
@@ -126,14 +132,7 @@ def _check_target(input: torch.Tensor, target, ignore_index: int, allow_probabil
         raise ValueError(f"target has shape {tuple(target.shape)}; for input of shape {input_shape} expected {expected}")
     if target.dtype not in CLASS_INDEX_DTYPES:
         raise TypeError(f"target has dtype {target.dtype}; class-index targets must be torch.long (or torch.uint8)")
-    values = target.detach().long()
-    outside = ((values < 0) | (values >= n_classes)) & (values != ignore_index)
-    if outside.any():
-        first = values[outside][0].item()
-        raise IndexError(
-            f"target holds class index {first}, outside [0, {n_classes}) for input with {n_classes} "
-            f"classes (ignore_index={ignore_index} is the only other value allowed)"
-        )
+    check_class_indices(target, n_classes, "target", ignore_index)
     return True
 
 

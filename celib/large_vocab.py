@@ -43,7 +43,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 from torch.autograd.function import once_differentiable
 
-from celib._checks import as_float_tensor, check_label_smoothing, check_reduction
+from celib._checks import as_float_tensor, check_class_indices, check_label_smoothing, check_reduction
 
 #: A chunk gets ``max(MIN_CHUNK_ROWS, D // 4)`` rows when ``chunk_size=None``.
 MIN_CHUNK_ROWS = 16
@@ -93,15 +93,6 @@ def _check_linear(
     if target.shape != input.shape[:1]:
         raise ValueError(f"target must have shape ({input.shape[0]},) = (N,); got shape {tuple(target.shape)}")
     return input, weight, bias
-
-
-def _check_targets(target: torch.Tensor, vocab_size: int, ignore_index: int) -> None:
-    bad = (target != ignore_index) & ((target < 0) | (target >= vocab_size))
-    if bad.any():
-        raise IndexError(
-            f"target must hold class indices in [0, {vocab_size}) or ignore_index={ignore_index}; "
-            f"got {target[bad][0].item()}"
-        )
 
 
 def default_chunk_size(num_tokens: int, hidden: int) -> int:
@@ -343,7 +334,7 @@ def linear_cross_entropy(
         chunk_size = default_chunk_size(*input.shape)
     elif isinstance(chunk_size, bool) or not isinstance(chunk_size, Integral) or chunk_size < 1:
         raise ValueError(f"chunk_size must be a positive int or None; got {chunk_size!r}")
-    _check_targets(target, weight.shape[0], ignore_index)
+    check_class_indices(target, weight.shape[0], "target", ignore_index)
 
     wants_grad = torch.is_grad_enabled() and any(
         t is not None and t.requires_grad for t in (input, weight, bias)
@@ -507,7 +498,7 @@ def vocab_parallel_cross_entropy(
             "torch.distributed.init_process_group first (run_vocab_parallel does it on CPU)"
         )
     vocab_size = _vocab_size_of_group(vocab_start, weight_shard.shape[0], input.device, group)
-    _check_targets(target, vocab_size, ignore_index)
+    check_class_indices(target, vocab_size, "target", ignore_index)
     return _VocabParallelCrossEntropy.apply(
         input, weight_shard, target, vocab_start, vocab_size, group, ignore_index, reduction, label_smoothing
     )

@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from celib._checks import check_class_indices
 from celib.functional import check_cross_entropy_args
 
 __all__ = ["History", "accumulate_cross_entropy", "evaluate", "fit", "focal_loss", "train_epoch"]
@@ -43,11 +44,7 @@ def _check_class_targets(
         raise TypeError(f"{name} has dtype {target.dtype}; class-index targets must be torch.long")
     if num_classes is None:
         return
-    kept = target if ignore_index is None else target[target != ignore_index]
-    bad = (kept < 0) | (kept >= num_classes)
-    if bad.any():
-        allowed = f"[0, {num_classes})" + ("" if ignore_index is None else f" or ignore_index={ignore_index}")
-        raise IndexError(f"{name} must hold class indices in {allowed}; got {kept[bad].flatten()[0].item()}")
+    check_class_indices(target, num_classes, name, ignore_index)
 
 
 def _check_dataset(data, name: str) -> tuple[torch.Tensor, torch.Tensor]:
