@@ -106,3 +106,21 @@ def test_no_markdown_trapped_in_code_cells(path):
     trapped = re.compile(r"^# (#{1,4} \S|```\{)", re.MULTILINE)
     for index, cell in enumerate(code_cells(path)):
         assert not trapped.search(cell.source), f"code cell {index} holds markdown in comments"
+
+
+def test_pitfalls_gallery_has_twenty_demonstrated_entries():
+    """Each `##` entry of the gallery runs its mistake and asserts its fix (issue: at least 20)."""
+    cells = nbformat.read(ROOT / "book" / "pitfalls.ipynb", as_version=4).cells
+    entries, current = {}, None
+    for cell in cells:
+        if cell.cell_type == "markdown":
+            for line in cell.source.splitlines():
+                if line.startswith("## "):
+                    current = line[3:].strip()
+                    entries[current] = {"ran": False, "asserts": False}
+        elif current is not None and cell.execution_count is not None and not is_gpu_cell(cell):
+            entries[current]["ran"] = True
+            entries[current]["asserts"] |= bool(re.search(r"^\s*assert\b", cell.source, re.MULTILINE))
+    endings = {"Myths", "Summary", "Exercises", "References"}
+    demonstrated = [name for name, e in entries.items() if name not in endings and e["ran"] and e["asserts"]]
+    assert len(demonstrated) >= 20, demonstrated
