@@ -116,6 +116,27 @@ def check_class_indices(target: torch.Tensor, num_classes: int, name: str = "tar
         raise IndexError(f"{name} must hold class indices in {allowed}; got {values[outside].flatten()[0].item()}")
 
 
+def check_class_targets(
+    target, num_classes: int | None, name: str = "target", ignore_index: int | None = None
+) -> None:
+    """Raise unless ``target`` is a ``torch.long`` tensor of class indices in ``[0, num_classes)`` (or ``ignore_index``).
+
+    With ``num_classes=None`` only the type and dtype are checked (the range needs the logits).
+
+    >>> check_class_targets(torch.tensor([0.0, 1.0]), 2, "labels")
+    Traceback (most recent call last):
+    ...
+    TypeError: labels has dtype torch.float32; class-index targets must be torch.long
+    """
+    if not isinstance(target, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.long tensor of class indices; got {type(target).__name__}")
+    if target.dtype != torch.long:
+        raise TypeError(f"{name} has dtype {target.dtype}; class-index targets must be torch.long")
+    if num_classes is None:
+        return
+    check_class_indices(target, num_classes, name, ignore_index)
+
+
 def check_reduction(reduction, allowed: tuple[str, ...] = ("none", "mean", "sum")) -> None:
     """Raise ``ValueError`` unless ``reduction`` is one of ``allowed``.
 

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from celib._checks import as_float_tensor, check_distribution
-from celib.training import _check_class_targets
+from celib._checks import check_class_targets
 
 __all__ = ["ReliabilityCurve", "expected_calibration_error", "fit_temperature", "reliability_curve"]
 
@@ -46,7 +46,7 @@ def _check_probs_and_labels(probs, labels) -> torch.Tensor:
     if probs.dim() != 2:
         raise ValueError(f"probs must have shape (N, K), one distribution per row; got shape {tuple(probs.shape)}")
     check_distribution(probs, "probs")
-    _check_class_targets(labels, probs.shape[1], "labels")
+    check_class_targets(labels, probs.shape[1], "labels")
     if labels.shape != probs.shape[:1]:
         raise ValueError(f"labels must have shape ({probs.shape[0]},), one per row of probs; got {tuple(labels.shape)}")
     return probs
@@ -141,7 +141,7 @@ def fit_temperature(logits, labels: torch.Tensor, max_iter: int = 100) -> float:
     logits = as_float_tensor(logits, "logits")
     if logits.dim() != 2:
         raise ValueError(f"logits must have shape (N, K); got shape {tuple(logits.shape)}")
-    _check_class_targets(labels, logits.shape[1], "labels")
+    check_class_targets(labels, logits.shape[1], "labels")
     if labels.shape != logits.shape[:1]:
         raise ValueError(
             f"labels must have shape ({logits.shape[0]},), one per row of logits; got {tuple(labels.shape)}"

@@ -52,11 +52,16 @@ def _xlogy(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return torch.xlogy(x, torch.where(both_zero, 1.0, y))
 
 
-def _check_same_shape(p: torch.Tensor, q: torch.Tensor) -> None:
+def _as_pair(p, q, dim) -> tuple[torch.Tensor, torch.Tensor]:
+    """Validate two distributions along ``dim`` of the same shape; return them as float tensors."""
+    p, q = as_float_tensor(p, "p"), as_float_tensor(q, "q")
     if p.shape != q.shape:
         raise ValueError(
             f"p and q must have the same shape; got p of shape {tuple(p.shape)} and q of shape {tuple(q.shape)}"
         )
+    check_distribution(p, "p", dim)
+    check_distribution(q, "q", dim)
+    return p, q
 
 
 def _as_joint(pxy) -> torch.Tensor:
@@ -127,11 +132,8 @@ def cross_entropy(p, q, dim: int = -1, base: float = math.e) -> torch.Tensor:
     >>> cross_entropy([0.5, 0.5], [1.0, 0.0])
     tensor(inf)
     """
-    p, q = as_float_tensor(p, "p"), as_float_tensor(q, "q")
+    p, q = _as_pair(p, q, dim)
     log_b = log_of_base(base)
-    _check_same_shape(p, q)
-    check_distribution(p, "p", dim)
-    check_distribution(q, "q", dim)
     return -_xlogy(p, q).sum(dim) / log_b + 0.0
 
 
@@ -160,11 +162,8 @@ def kl_divergence(p, q, dim: int = -1, base: float = math.e) -> torch.Tensor:
     >>> kl_divergence([1.0, 0.0], [0.5, 0.5], base=2)
     tensor(1.)
     """
-    p, q = as_float_tensor(p, "p"), as_float_tensor(q, "q")
+    p, q = _as_pair(p, q, dim)
     log_b = log_of_base(base)
-    _check_same_shape(p, q)
-    check_distribution(p, "p", dim)
-    check_distribution(q, "q", dim)
     return (_xlogy(p, p) - _xlogy(p, q)).sum(dim) / log_b + 0.0
 
 

@@ -23,28 +23,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from celib._checks import check_class_indices
+from celib._checks import check_class_targets
 from celib.functional import check_cross_entropy_args
 
 __all__ = ["History", "accumulate_cross_entropy", "evaluate", "fit", "focal_loss", "train_epoch"]
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-
-
-def _check_class_targets(
-    target, num_classes: int | None, name: str = "target", ignore_index: int | None = None
-) -> None:
-    """Raise unless ``target`` holds class indices in ``[0, num_classes)`` (or ``ignore_index``).
-
-    With ``num_classes=None`` only the type and dtype are checked (the range needs the logits).
-    """
-    if not isinstance(target, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.long tensor of class indices; got {type(target).__name__}")
-    if target.dtype != torch.long:
-        raise TypeError(f"{name} has dtype {target.dtype}; class-index targets must be torch.long")
-    if num_classes is None:
-        return
-    check_class_indices(target, num_classes, name, ignore_index)
 
 
 def _check_dataset(data, name: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -99,7 +83,7 @@ def evaluate(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> t
     """
     if not isinstance(inputs, torch.Tensor):
         raise TypeError(f"inputs must be a tensor; got {type(inputs).__name__}")
-    _check_class_targets(targets, None, "targets")
+    check_class_targets(targets, None, "targets")
     if targets.shape != inputs.shape[:1]:
         raise ValueError(
             f"targets must have shape ({inputs.shape[0]},), one class index per input; got {tuple(targets.shape)}"
@@ -110,7 +94,7 @@ def evaluate(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> t
         logits = model(inputs)  # (N, C)
     finally:
         model.train(was_training)
-    _check_class_targets(targets, logits.shape[-1], "targets")
+    check_class_targets(targets, logits.shape[-1], "targets")
     loss = F.cross_entropy(logits, targets).item()
     accuracy = (logits.argmax(dim=-1) == targets).double().mean().item()
     return loss, accuracy
@@ -344,7 +328,7 @@ def accumulate_cross_entropy(
     totals = []
     for m, (_, targets) in enumerate(micro_batches):
         num_classes = None if weight is None else len(weight)
-        _check_class_targets(targets, num_classes, f"micro_batches[{m}] targets", ignore_index)
+        check_class_targets(targets, num_classes, f"micro_batches[{m}] targets", ignore_index)
         totals.append(target_weight(targets))
     if normalization == "global":
         denominators = [sum(totals)] * len(micro_batches)
@@ -360,7 +344,7 @@ def accumulate_cross_entropy(
     for m, ((inputs, targets), denominator) in enumerate(zip(micro_batches, denominators)):
         logits = model(inputs)  # (..., C)
         logits, targets = logits.reshape(-1, logits.shape[-1]), targets.reshape(-1)  # (n, C), (n,)
-        _check_class_targets(targets, logits.shape[-1], f"micro_batches[{m}] targets", ignore_index)
+        check_class_targets(targets, logits.shape[-1], f"micro_batches[{m}] targets", ignore_index)
         summed = F.cross_entropy(logits, targets, weight=weight, ignore_index=ignore_index, reduction="sum")
         loss = summed / denominator
         loss.backward()  # adds this micro-batch's share to .grad; its graph is freed here
