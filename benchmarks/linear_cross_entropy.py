@@ -1,7 +1,8 @@
 """Peak memory and time of an output layer + cross entropy, forward and backward.
 
-    python benchmarks/linear_cross_entropy.py          # CPU, float32, N=2048, D=1024, V=65536
-    python benchmarks/linear_cross_entropy.py --gpu    # CUDA, bf16, N=8192, D=4096, V=128256
+    python benchmarks/linear_cross_entropy.py                    # CPU, float32, N=2048, D=1024, V=65536
+    python benchmarks/linear_cross_entropy.py --dtype bfloat16   # the same in bf16
+    python benchmarks/linear_cross_entropy.py --gpu              # CUDA, bf16, N=8192, D=4096, V=128256
 
 Every method computes ``cross_entropy(x @ W.T, y)`` (mean over the N tokens) and the gradients
 of ``x`` and ``W``:
@@ -23,10 +24,11 @@ operating system and the resident size follows the live tensors. On GPU the peak
 median of a few forward + backward runs after the warm-up, as a ratio to ``naive``; on GPU it is
 measured with CUDA events.
 
-``--configs '[["naive", N, D, V], ...]'`` measures the listed CPU configurations one after the
-other in this process and prints JSON (run it with the environment variable above): this is
-what the CPU benchmark runs in each child, and what the book's chapter on large vocabularies
-runs at small sizes. ``--json`` prints the results of a whole benchmark as JSON.
+``--configs '[["naive", N, D, V, "float32"], ...]'`` (the dtype is optional) measures the listed
+CPU configurations one after the other in this process and prints JSON (run it with the
+environment variable above): this is what the CPU benchmark runs in each child, and what the
+book's chapter on large vocabularies runs at small sizes. ``--json`` prints the results of a
+whole benchmark as JSON.
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ def naive(x, w, y):
 
 
 def chunked_forward(x, w, y):
-    step = default_chunk_size(*x.shape)
+    step = default_chunk_size(*x.shape, x.dtype)
     total = sum(F.cross_entropy(F.linear(x[i : i + step], w), y[i : i + step], reduction="sum")
                 for i in range(0, x.shape[0], step))
     return total / x.shape[0]
@@ -92,9 +94,9 @@ def _status_bytes(field: str) -> int:
     raise RuntimeError(f"{field} not found in /proc/self/status (Linux only)")
 
 
-def measure(method: str, n: int, d: int, v: int, repeats: int) -> dict:
+def measure(method: str, n: int, d: int, v: int, dtype: str = "float32", *, repeats: int = 1) -> dict:
     """Peak resident memory above the inputs and median time of forward + backward, on CPU."""
-    x, w, y = make_inputs(n, d, v, torch.float32, "cpu")
+    x, w, y = make_inputs(n, d, v, getattr(torch, dtype), "cpu")
     fn, times = METHODS[method], []
     for run in range(repeats + 1):  # run 0 is the warm-up
         x.grad = w.grad = None
@@ -106,12 +108,12 @@ def measure(method: str, n: int, d: int, v: int, repeats: int) -> dict:
         fn(x, w, y).backward()
         times.append(time.perf_counter() - start)
     return {"method": method, "n": n, "d": d, "v": v, "peak": _status_bytes("VmHWM") - baseline,
-            "bound": lower_bound_bytes(n, d, v, torch.float32), "time": statistics.median(times[1:]),
+            "bound": lower_bound_bytes(n, d, v, x.dtype), "time": statistics.median(times[1:]),
             "check": w.grad.double().square().sum().item()}
 
 
 def measure_in_child(configs, repeats: int = 1, threads: int = 2) -> list[dict]:
-    """Run :func:`measure` on each ``(method, n, d, v)`` of ``configs`` in one fresh child process."""
+    """Run :func:`measure` on each ``(method, n, d, v, dtype)`` of ``configs`` in one fresh child process."""
     command = [sys.executable, os.path.abspath(__file__), "--configs", json.dumps(configs),
                f"--repeats={repeats}", f"--threads={threads}"]
     done = subprocess.run(command, check=True, capture_output=True, text=True, env={**os.environ, **CHILD_ENV})
@@ -119,18 +121,29 @@ def measure_in_child(configs, repeats: int = 1, threads: int = 2) -> list[dict]:
 
 
 def print_table(results, time_unit=1.0, unit_name="s") -> None:
-    naive_time = next(r["time"] for r in results if r["method"] == "naive")
-    print(f"{'method':<16}{'peak above inputs':>20}{'x lower bound':>15}{'time':>11}{'x naive':>9}")
+    """One line per method; times also as ratios to ``naive`` (and to ``naive compiled`` if measured)."""
+    times = {r["method"]: r["time"] for r in results}
+    references = [name for name in ("naive", "naive compiled") if name in times]
+    print(f"{'method':<16}{'peak above inputs':>20}{'x lower bound':>15}{'time':>11}"
+          + "".join(f"{'x ' + name:>{len(name) + 4}}" for name in references))
     for r in results:
         print(f"{r['method']:<16}{r['peak'] / MIB:>16.0f} MiB{r['peak'] / r['bound']:>15.2f}"
-              f"{r['time'] * time_unit:>10.2f}{unit_name}{r['time'] / naive_time:>9.2f}")
+              f"{r['time'] * time_unit:>10.2f}{unit_name}"
+              + "".join(f"{r['time'] / times[name]:>{len(name) + 4}.2f}" for name in references))
 
 
-def cpu_benchmark(n, d, v, repeats, threads) -> list[dict]:
+def check_agreement(results, dtype) -> None:
+    """Every method must compute the same weight gradient (its squared norm), to the dtype's precision."""
+    checks = [r["check"] for r in results]
+    tolerance = 1e-4 if dtype == torch.float32 else 2e-2
+    assert max(checks) - min(checks) <= tolerance * max(checks), f"the methods disagree: {checks}"
+
+
+def cpu_benchmark(n, d, v, dtype, repeats, threads) -> list[dict]:
     """Each method in its own fresh process."""
-    results = [r for method in COMPARED for r in measure_in_child([[method, n, d, v]], repeats, threads)]
-    checks = [r["check"] for r in results]  # every method must compute the same weight gradient
-    assert max(checks) - min(checks) <= 1e-4 * max(checks), f"the methods disagree: {checks}"
+    name = str(dtype).removeprefix("torch.")
+    results = [r for method in COMPARED for r in measure_in_child([[method, n, d, v, name]], repeats, threads)]
+    check_agreement(results, dtype)
     return results
 
 
@@ -158,6 +171,7 @@ def gpu_benchmark(n, d, v, repeats) -> list[dict]:
         results.append({"method": method, "n": n, "d": d, "v": v, "peak": max(peaks[1:]),
                         "bound": lower_bound_bytes(n, d, v, dtype), "time": statistics.median(times[1:]),
                         "check": w.grad.double().square().sum().item()})
+    check_agreement(results, dtype)
     return results
 
 
@@ -167,14 +181,17 @@ def main(argv=None) -> int:
     parser.add_argument("--n", type=int, help="tokens (default 2048 on CPU, 8192 on GPU)")
     parser.add_argument("--d", type=int, help="hidden size (default 1024 on CPU, 4096 on GPU)")
     parser.add_argument("--v", type=int, help="vocabulary size (default 65536 on CPU, 128256 on GPU)")
+    parser.add_argument("--dtype", choices=["float32", "bfloat16"], default="float32",
+                        help="dtype of the CPU benchmark (the GPU benchmark is bf16)")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs after the warm-up")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads (torch.set_num_threads)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
-    parser.add_argument("--configs", type=json.loads, help="JSON list of [method, N, D, V] to measure here")
+    parser.add_argument("--configs", type=json.loads,
+                        help="JSON list of [method, N, D, V] or [method, N, D, V, dtype] to measure here")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     if args.configs:
-        print(json.dumps([measure(*config, args.repeats) for config in args.configs]))
+        print(json.dumps([measure(*config, repeats=args.repeats) for config in args.configs]))
         return 0
     if args.gpu:
         n, d, v, dtype = args.n or 8192, args.d or 4096, args.v or 128256, torch.bfloat16
@@ -182,9 +199,9 @@ def main(argv=None) -> int:
         results = gpu_benchmark(n, d, v, args.repeats)
         time_unit, unit_name = 1000, "ms"
     else:
-        n, d, v, dtype = args.n or 2048, args.d or 1024, args.v or 65536, torch.float32
-        where = f"CPU, float32, {args.threads} threads"
-        results = cpu_benchmark(n, d, v, args.repeats, args.threads)
+        n, d, v, dtype = args.n or 2048, args.d or 1024, args.v or 65536, getattr(torch, args.dtype)
+        where = f"CPU, {args.dtype}, {args.threads} threads"
+        results = cpu_benchmark(n, d, v, dtype, args.repeats, args.threads)
         time_unit, unit_name = 1, "s"
     if args.json:
         print(json.dumps(results))

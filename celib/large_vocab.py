@@ -8,7 +8,8 @@ the whole training step. Two ways around them live here:
 
 * :func:`linear_cross_entropy` walks over the tokens in chunks and computes each chunk's
   gradients *inside the forward pass*, so that only the gradients themselves (the same size as
-  ``input`` and ``weight``) outlive a chunk;
+  ``input`` and ``weight``) outlive a chunk; for bf16 and float16 a second pass over blocks of
+  the vocabulary gets the weight gradient without a float32 copy of it;
 * :func:`vocab_parallel_cross_entropy` shards ``weight`` over the ranks of a
   ``torch.distributed`` group; each rank holds logits for its slice of the vocabulary only,
   and three all-reduces per token (row max, sum of exponentials, target logit) give every rank
@@ -45,7 +46,7 @@ from torch.autograd.function import once_differentiable
 
 from celib._checks import as_float_tensor, check_class_indices, check_label_smoothing, check_reduction
 
-#: A chunk gets ``max(MIN_CHUNK_ROWS, D // 4)`` rows when ``chunk_size=None``.
+#: The fewest rows :func:`default_chunk_size` gives a chunk (unless ``N`` is smaller).
 MIN_CHUNK_ROWS = 16
 
 _LOW_PRECISION = (torch.float16, torch.bfloat16)
@@ -95,24 +96,30 @@ def _check_linear(
     return input, weight, bias
 
 
-def default_chunk_size(num_tokens: int, hidden: int) -> int:
-    r"""Rows per chunk when ``chunk_size=None``: ``max(16, D // 4)``, at most ``N``.
+def default_chunk_size(num_tokens: int, hidden: int, dtype: torch.dtype = torch.float32) -> int:
+    r"""Rows per chunk when ``chunk_size=None``: the chunk's buffers take 1/4 of the weight gradient.
 
-    A chunk's logits take ``rows * V`` numbers and the weight gradient ``V * D``, so with
-    ``D // 4`` rows the logits buffer is 1/4 of the weight gradient, whatever the vocabulary
-    size: for float32 or float64 inputs the peak memory stays within about 1.25 times the
-    gradients themselves (once ``D >= 64``). Fewer rows save memory; more rows make the
-    chunks' matrix products more efficient (each chunk reads the whole weight and updates the
-    whole weight gradient once), at the price of memory.
+    A chunk of ``c`` rows needs a ``c * V`` buffer in the computing dtype (float32 for bf16 and
+    float16 inputs, else the input's dtype), plus, for bf16/float16 inputs, a ``c * V`` staging
+    buffer in the input's dtype; the weight gradient takes ``V * D`` numbers of the input's dtype.
+    Choosing ``c`` so that the buffers take a quarter of the weight gradient, whatever ``V``,
+    gives ``c = D / 4`` rows for float32 and float64 and ``c = D / 12`` for bf16 and float16
+    (6 bytes of buffer per logit against 2 bytes per weight-gradient entry), at least
+    :data:`MIN_CHUNK_ROWS` and at most ``N``: the peak memory then stays within about 1.25
+    times the gradients themselves. Fewer rows save memory; more rows make the matrix products
+    more efficient (each chunk reads the whole weight once), at the price of memory.
 
-    >>> default_chunk_size(8192, 4096), default_chunk_size(10, 64)
-    (1024, 10)
+    >>> default_chunk_size(8192, 4096), default_chunk_size(8192, 4096, torch.bfloat16), default_chunk_size(10, 64)
+    (1024, 341, 10)
     """
-    return max(1, min(num_tokens, max(MIN_CHUNK_ROWS, hidden // 4)))
+    itemsize = torch.finfo(dtype).bits // 8
+    buffer_bytes = torch.finfo(_accumulation_dtype(dtype)).bits // 8 + (itemsize if dtype in _LOW_PRECISION else 0)
+    rows = hidden * itemsize // (4 * buffer_bytes)
+    return max(1, min(num_tokens, max(MIN_CHUNK_ROWS, rows)))
 
 
 # ---------------------------------------------------------------------------------------------
-# The chunked pass
+# The chunked passes
 # ---------------------------------------------------------------------------------------------
 
 
@@ -127,52 +134,99 @@ class _Gradients(NamedTuple):
     bias: torch.Tensor | None
 
 
-def _chunked_pass(input, weight, bias, target, valid, label_smoothing, chunk_size, row_weight=None, needs=(False,) * 3):
+class _Buffers(NamedTuple):
+    """Flat work buffers reused by every chunk: ``work`` in the computing dtype and, for bf16/fp16
+    inputs, ``staging`` in the input's dtype (matrix products read and write the input's dtype)."""
+
+    work: torch.Tensor
+    staging: torch.Tensor | None
+
+    def logits(self, weight: torch.Tensor, x: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+        """``weight @ x.T (+ bias)``, vocabulary-major ``(rows of weight, rows of x)``, in ``work``."""
+        shape = (weight.shape[0], x.shape[0])
+        z_t = self.work[: shape[0] * shape[1]].view(shape)
+        if self.staging is None:
+            torch.mm(weight, x.T, out=z_t)
+        else:
+            z_t.copy_(torch.mm(weight, x.T, out=self.staging[: z_t.numel()].view(shape)))
+        return z_t if bias is None else z_t.add_(bias[:, None])
+
+    def for_product(self, z_t: torch.Tensor) -> torch.Tensor:
+        """``z_t`` in the input's dtype, ready for a matrix product with ``input`` or ``weight``."""
+        return z_t if self.staging is None else self.staging[: z_t.numel()].view(z_t.shape).copy_(z_t)
+
+
+def _loss_and_gradients(input, weight, bias, target, valid, label_smoothing, chunk_size, row_weight=None,
+                        needs=(False,) * 3) -> tuple[torch.Tensor, _Gradients]:
     r"""Per-token losses and, if ``row_weight`` is given, the gradients of ``sum_i row_weight_i * loss_i``.
 
-    Walks over ``chunk_size`` rows of ``input`` at a time and reuses one ``chunk_size * V``
-    buffer: it holds the chunk's logits, then (in place) their exponentials, then the gradient
-    of the logits, :math:`w_i(\mathrm{softmax}(z_i) - q_i)`, which is multiplied into
-    ``grad_input[chunk]`` and accumulated into ``grad_weight`` and ``grad_bias`` before the next
-    chunk overwrites it. Low-precision inputs compute in float32 (``weight``'s gradient is
-    accumulated in a float32 buffer and cast once at the end). Ignored tokens (``valid`` False)
-    get loss 0 and must have ``row_weight`` 0.
+    float32 and float64 inputs take one pass over chunks of tokens (:func:`_token_pass`), which
+    also accumulates the gradients of ``weight`` and ``bias`` chunk by chunk. For bf16 and
+    float16 inputs, a running sum of ``weight``'s gradient over the chunks would have to be kept
+    in float32, a ``(V, D)`` buffer twice the size of the gradient itself. Instead the token pass
+    computes the losses, each token's log-sum-exp and the gradient of ``input``, and a second
+    pass over blocks of vocabulary rows (:func:`_vocab_pass`) recomputes those rows' logits for
+    all tokens and gets each block of the weight gradient from a single matrix product over the
+    tokens, whose sum is accumulated in float32 by the product itself: one more matrix product
+    in all, no float32 copy of the weight gradient. Ignored tokens (``valid`` False) get loss 0
+    and must have ``row_weight`` 0.
     """
-    num_tokens, hidden = input.shape
-    vocab = weight.shape[0]
-    acc = _accumulation_dtype(input.dtype)
-    low_precision = acc != input.dtype
+    num_tokens, vocab = input.shape[0], weight.shape[0]
+    low_precision = input.dtype in _LOW_PRECISION
+    rows = min(chunk_size, num_tokens)
+    block = max(1, rows * vocab // num_tokens)  # vocabulary rows per block of the second pass
+    size = max(rows * vocab, block * num_tokens)
+    buffers = _Buffers(input.new_empty(size, dtype=_accumulation_dtype(input.dtype)),
+                       input.new_empty(size) if low_precision else None)
+    if not low_precision:
+        losses, _, grads = _token_pass(input, weight, bias, target, valid, label_smoothing, rows, buffers,
+                                       row_weight, needs)
+        return losses, grads
+    losses, lse, grads = _token_pass(input, weight, bias, target, valid, label_smoothing, rows, buffers,
+                                     row_weight, (needs[0], False, False))
+    if row_weight is not None and (needs[1] or needs[2]):
+        grad_weight, grad_bias = _vocab_pass(input, weight, bias, target, valid, label_smoothing, block, buffers,
+                                             row_weight, lse, needs[1:])
+        grads = grads._replace(weight=grad_weight, bias=grad_bias)
+    return losses, grads
+
+
+def _token_pass(input, weight, bias, target, valid, label_smoothing, chunk_size, buffers, row_weight, needs):
+    r"""Losses, log-sum-exps and (with ``row_weight``) the ``needs``-ed gradients, ``chunk_size`` tokens at a time.
+
+    The work buffer holds a chunk's logits, then (in place) their exponentials, then the
+    gradient of the logits, :math:`w_i(\mathrm{softmax}(z_i) - q_i)`, which is multiplied into
+    ``grad_input[chunk]`` and accumulated into ``grad_weight`` and ``grad_bias`` (in the
+    computing dtype) before the next chunk overwrites it.
+    """
+    num_tokens, vocab = input.shape[0], weight.shape[0]
+    acc = buffers.work.dtype
     safe_target = torch.where(valid, target, 0)  # any class: ignored rows are masked below
 
     losses = input.new_empty(num_tokens, dtype=acc)
+    lse = input.new_empty(num_tokens, dtype=acc)
     grad_input = torch.empty_like(input) if needs[0] else None
-    grad_weight = weight.new_zeros(weight.shape, dtype=acc) if needs[1] else None
-    grad_bias = weight.new_zeros(vocab, dtype=acc) if needs[2] else None
-    buffer = input.new_empty(min(chunk_size, num_tokens) * vocab, dtype=acc)  # reused by every chunk
+    grad_weight = weight.new_zeros(weight.shape) if needs[1] else None
+    grad_bias = weight.new_zeros(vocab) if needs[2] else None
 
     for start in range(0, num_tokens, chunk_size):
         rows = slice(start, min(start + chunk_size, num_tokens))
         x, y = input[rows], safe_target[rows][:, None]  # (c, D), (c, 1)
-        # The buffer holds the chunk's logits vocabulary-major, (V, c): the three matrix products
-        # below (W x^T, G W, G^T x) run faster on CPU in this layout. z is the (c, V) view.
-        z_t = buffer[: vocab * x.shape[0]].view(vocab, x.shape[0])
-        if low_precision:
-            z_t.copy_(weight @ x.T)
-        else:
-            torch.mm(weight, x.T, out=z_t)
+        # The chunk's logits are kept vocabulary-major, (V, c): the three matrix products
+        # (W x^T, G W, G^T x) run faster on CPU in this layout. z is the (c, V) view.
+        z_t = buffers.logits(weight, x, bias)
         z = z_t.T
-        if bias is not None:
-            z.add_(bias)
 
         target_logit = z.gather(1, y).squeeze(1)  # (c,)
         logit_sum = z.sum(1) if label_smoothing else None
         row_max = z.amax(1, keepdim=True)  # (c, 1)
         sum_exp = z.sub_(row_max).exp_().sum(1)  # z now holds exp(z - max)
-        loss = row_max.squeeze(1) + sum_exp.log() - (1 - label_smoothing) * target_logit
+        lse[rows] = row_max.squeeze(1) + sum_exp.log()
+        loss = lse[rows] - (1 - label_smoothing) * target_logit
         if label_smoothing:
             loss -= label_smoothing / vocab * logit_sum
         losses[rows] = torch.where(valid[rows], loss, 0)
-        if row_weight is None:
+        if row_weight is None or not any(needs):
             continue
 
         # z <- w * (softmax - q), with q = (1 - eps) one_hot(y) + eps / V
@@ -181,30 +235,41 @@ def _chunked_pass(input, weight, bias, target, valid, label_smoothing, chunk_siz
         z.scatter_add_(1, y, (-(1 - label_smoothing) * w)[:, None])
         if label_smoothing:
             z.sub_((label_smoothing / vocab * w)[:, None])
-        g = z.to(input.dtype) if low_precision else z
         if needs[0]:
-            torch.mm(g, weight, out=grad_input[rows])
+            torch.mm(buffers.for_product(z_t).T, weight, out=grad_input[rows])
         if needs[1]:
-            _accumulate_weight_grad(grad_weight, g, x)
+            grad_weight.addmm_(z_t, x)
         if needs[2]:
-            grad_bias += z.sum(0)
-
-    cast = lambda t, like: None if t is None else t.to(like.dtype)  # noqa: E731
-    return losses, _Gradients(grad_input, cast(grad_weight, weight), cast(grad_bias, bias))
+            grad_bias += z_t.sum(1)
+    return losses, lse, _Gradients(grad_input, grad_weight, grad_bias)
 
 
-def _accumulate_weight_grad(grad_weight: torch.Tensor, g: torch.Tensor, x: torch.Tensor) -> None:
-    """``grad_weight += g.T @ x`` in place; in blocks of vocabulary rows when the dtypes differ.
+def _vocab_pass(input, weight, bias, target, valid, label_smoothing, block, buffers, row_weight, lse, needs):
+    r"""The gradients of ``weight`` and ``bias`` (as ``needs``), ``block`` vocabulary rows at a time.
 
-    A low-precision product ``g.T @ x`` is added into the float32 accumulator a block of rows at
-    a time, so its temporary is no larger than one chunk of logits (not a full ``(V, D)``).
+    For the rows :math:`B` of a block, the logits of all tokens, :math:`z_{:B} = x W_B^\top`, and
+    the log-sum-exps of the first pass give :math:`G_{:B} = w\,(\mathrm{softmax} - q)_{:B}`;
+    then :math:`\partial L / \partial W_B = G_{:B}^\top x` is one matrix product over all the
+    tokens (its sum accumulates in float32) and :math:`\partial L / \partial b_B` a float32 sum.
     """
-    if grad_weight.dtype == g.dtype:
-        grad_weight.addmm_(g.T, x)
-        return
-    block = max(1, g.numel() // x.shape[1])
-    for start in range(0, grad_weight.shape[0], block):
-        grad_weight[start : start + block] += g[:, start : start + block].T @ x
+    vocab = weight.shape[0]
+    w = row_weight.to(buffers.work.dtype)
+    grad_weight = torch.empty_like(weight) if needs[0] else None
+    grad_bias = torch.empty_like(bias) if needs[1] else None
+    for start in range(0, vocab, block):
+        stop = min(start + block, vocab)
+        g_t = buffers.logits(weight[start:stop], input, None if bias is None else bias[start:stop])  # (b, N)
+        g_t.sub_(lse).exp_().mul_(w)  # w * softmax, for this block of the vocabulary
+        here = valid & (target >= start) & (target < stop)  # tokens whose target is in this block
+        row = (target - start).clamp(0, stop - start - 1)[None, :]
+        g_t.scatter_add_(0, row, (-(1 - label_smoothing) * w * here)[None, :])  # minus (1 - eps) one_hot(y)
+        if label_smoothing:
+            g_t.sub_(label_smoothing / vocab * w)
+        if needs[0]:
+            torch.mm(buffers.for_product(g_t), input, out=grad_weight[start:stop])
+        if needs[1]:
+            grad_bias[start:stop] = g_t.sum(1)
+    return grad_weight, grad_bias
 
 
 def _reduce(losses: torch.Tensor, valid: torch.Tensor, reduction: str) -> torch.Tensor:
@@ -223,7 +288,7 @@ class _LinearCrossEntropy(torch.autograd.Function):
         ctx.reduction = reduction
         if reduction == "none":
             # The upstream gradient differs per token: backward recomputes, chunk by chunk.
-            losses, _ = _chunked_pass(input, weight, bias, target, valid, label_smoothing, chunk_size)
+            losses, _ = _loss_and_gradients(input, weight, bias, target, valid, label_smoothing, chunk_size)
             ctx.save_for_backward(input, weight, bias, target)
             ctx.options = (valid, label_smoothing, chunk_size)
             return _reduce(losses, valid, reduction).to(input.dtype)
@@ -233,7 +298,7 @@ class _LinearCrossEntropy(torch.autograd.Function):
         if reduction == "mean":
             row_weight /= valid.sum().clamp(min=1)
         needs = ctx.needs_input_grad[:3]
-        losses, ctx.grads = _chunked_pass(
+        losses, ctx.grads = _loss_and_gradients(
             input, weight, bias, target, valid, label_smoothing, chunk_size, row_weight, needs
         )
         return _reduce(losses, valid, reduction).to(input.dtype)
@@ -246,7 +311,7 @@ class _LinearCrossEntropy(torch.autograd.Function):
             valid, label_smoothing, chunk_size = ctx.options
             row_weight = torch.where(valid, grad_output, 0)
             needs = ctx.needs_input_grad[:3]
-            _, grads = _chunked_pass(
+            _, grads = _loss_and_gradients(
                 input, weight, bias, target, valid, label_smoothing, chunk_size, row_weight, needs
             )
         else:
@@ -288,9 +353,9 @@ def linear_cross_entropy(
     computes the ``(chunk_size, V)`` logits in one reused buffer, their log-sum-exp and loss, and
     right away the gradient of the logits, :math:`G = \mathrm{softmax}(z) - q`, which it turns into
     ``grad_input[chunk] = G @ weight``, ``grad_weight += G.T @ input[chunk]`` and
-    ``grad_bias += G.sum(0)``. The backward pass only multiplies these by the upstream gradient,
-    in place. So the memory above the inputs is the gradients themselves plus one chunk of
-    logits; no ``(N, V)`` tensor exists at any time.
+    ``grad_bias += G.sum(0)`` (for bf16/fp16, see the notes). The backward pass only multiplies
+    these by the upstream gradient, in place. So the memory above the inputs is the gradients
+    themselves plus one chunk of logits; no ``(N, V)`` tensor exists at any time.
 
     Args:
         input: hidden states, shape ``(N, D)``, floating point.
@@ -301,14 +366,19 @@ def linear_cross_entropy(
         reduction: ``'mean'``, ``'sum'`` or ``'none'`` (per-token losses, shape ``(N,)``).
         label_smoothing: :math:`\varepsilon \in [0, 1]`.
         chunk_size: rows per chunk; ``None`` picks :func:`default_chunk_size`, for which one
-            chunk's logits take at most 1/4 of the memory of the weight gradient.
+            chunk's buffers take at most 1/4 of the memory of the weight gradient.
 
     Returns:
         A scalar loss, or the per-token losses (shape ``(N,)``) for ``reduction='none'``, in ``input``'s dtype.
 
     Notes:
-        bf16/fp16 inputs compute the softmax in float32 and accumulate the weight gradient in
-        float32 (cast once at the end). For ``'mean'`` and ``'sum'`` the gradients are computed
+        bf16/fp16 inputs compute the softmax and the sums in float32. Their weight gradient is
+        not summed chunk by chunk (that would need a float32 running sum, twice the size of the
+        bf16 gradient): a second pass over blocks of vocabulary rows recomputes the block's
+        logits for all tokens and gets the block's weight gradient from one matrix product
+        over the tokens, accumulated in float32 inside the product. That costs one more matrix
+        product of the size of the logits (four instead of three) and keeps the memory at the
+        gradients plus the chunk buffers. For ``'mean'`` and ``'sum'`` the gradients are computed
         even if backward is never called (only those of tensors that require grad), and a second
         backward through the same graph raises. ``'none'`` computes only the losses in the forward;
         its backward recomputes the logits chunk by chunk, weighting each token by its own
@@ -331,7 +401,7 @@ def linear_cross_entropy(
     check_reduction(reduction)
     label_smoothing = check_label_smoothing(label_smoothing)
     if chunk_size is None:
-        chunk_size = default_chunk_size(*input.shape)
+        chunk_size = default_chunk_size(*input.shape, input.dtype)
     elif isinstance(chunk_size, bool) or not isinstance(chunk_size, Integral) or chunk_size < 1:
         raise ValueError(f"chunk_size must be a positive int or None; got {chunk_size!r}")
     check_class_indices(target, weight.shape[0], "target", ignore_index)
@@ -344,7 +414,7 @@ def linear_cross_entropy(
             input, weight, bias, target, ignore_index, reduction, label_smoothing, int(chunk_size)
         )
     valid = target != ignore_index
-    losses, _ = _chunked_pass(input, weight, bias, target, valid, label_smoothing, int(chunk_size))
+    losses, _ = _loss_and_gradients(input, weight, bias, target, valid, label_smoothing, int(chunk_size))
     return _reduce(losses, valid, reduction).to(input.dtype)
 
 

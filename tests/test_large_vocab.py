@@ -9,6 +9,8 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from torch.utils._pytree import tree_leaves
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from celib.large_vocab import (
     default_chunk_size,
@@ -44,6 +46,25 @@ def naive(x, w, y, b=None, *, chunk_size=None, **kwargs):
 
 def chunked(x, w, y, b=None, **kwargs):
     return linear_cross_entropy(x, w, y, bias=b, **kwargs)
+
+
+class LargestStorages(TorchDispatchMode):
+    """Records, per dtype, the largest storage among the outputs of every aten operation run inside."""
+
+    def __enter__(self):
+        self.bytes = {}
+        return super().__enter__()
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        for t in tree_leaves(out):
+            if isinstance(t, torch.Tensor):
+                self.bytes[t.dtype] = max(self.bytes.get(t.dtype, 0), t.untyped_storage().nbytes())
+        return out
+
+    def elements(self) -> int:
+        """The largest number of elements of a storage, over all dtypes."""
+        return max(nbytes // dtype.itemsize for dtype, nbytes in self.bytes.items())
 
 
 def assert_parity(x, w, b, y, grad_output=None, **kwargs):
@@ -124,19 +145,61 @@ class TestLinearCrossEntropy:
 
     @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
     @pytest.mark.parametrize("reduction", ["mean", "none"])
-    def test_low_precision_is_close_to_float32(self, dtype, reduction):
-        x, w, b, y = make_problem(40, 16, 300, dtype=torch.float32, ignored=(0,), bias=True)
+    @pytest.mark.parametrize(("n", "v", "chunk_size"), [(40, 300, 7), (40, 3, 1), (5, 300, 64)])
+    def test_low_precision_is_close_to_float32(self, dtype, reduction, n, v, chunk_size):
+        # vocabulary blocks of 52 rows (the last one shorter), of 1 row, and one block for everything
+        x, w, b, y = make_problem(n, 16, v, dtype=torch.float32, ignored=(0,), bias=True)
         x = x / 4
-        grad_output = torch.rand(40) if reduction == "none" else None
+        grad_output = torch.rand(n) if reduction == "none" else None
         want, want_grads = loss_and_grads(naive, x, w, b, y, grad_output, reduction=reduction, label_smoothing=0.1)
         low = [t.to(dtype) for t in (x, w, b)]
         got, got_grads = loss_and_grads(chunked, *low[:2], low[2], y,
                                         None if grad_output is None else grad_output.to(dtype),
-                                        reduction=reduction, label_smoothing=0.1, chunk_size=7)
+                                        reduction=reduction, label_smoothing=0.1, chunk_size=chunk_size)
         assert got.dtype == dtype and all(g.dtype == dtype for g in got_grads)
         torch.testing.assert_close(got.float(), want, rtol=2e-2, atol=2e-2)
         for g, h in zip(got_grads, want_grads):
             assert (g.float() - h).norm() <= 2e-2 * h.norm()
+
+    @pytest.mark.parametrize("reduction", ["sum", "none"])
+    def test_bfloat16_weight_gradient_is_not_summed_in_bfloat16(self, reduction):
+        # 1024 tokens in chunks of 4: a bf16 running sum of the weight gradient over 256 chunks loses
+        # several bits (the negative control below); celib's block products lose only the final rounding.
+        x, w, b, y = make_problem(1024, 16, 40, seed=1, bias=True)
+        x = x / 4
+        grad_output = torch.rand(1024, dtype=F64) if reduction == "none" else None
+        _, truth = loss_and_grads(naive, x, w, b, y, grad_output, reduction=reduction, label_smoothing=0.1)
+        low = [t.bfloat16() for t in (x, w, b)]
+        low_grad_output = None if grad_output is None else grad_output.bfloat16()
+        _, ours = loss_and_grads(chunked, *low[:2], low[2], y, low_grad_output, reduction=reduction,
+                                 label_smoothing=0.1, chunk_size=4)
+        _, theirs = loss_and_grads(naive, *low[:2], low[2], y, low_grad_output, reduction=reduction,
+                                   label_smoothing=0.1)
+
+        def error(g, true):
+            return ((g.double() - true).norm() / true.norm()).item()
+
+        for name, g, h, true in zip(("input", "weight", "bias"), ours, theirs, truth):
+            assert error(g, true) <= max(1.5 * error(h, true), 4e-3), name
+        # Negative control: the exact per-chunk contributions, summed into a bf16 weight gradient.
+        z = (x @ w.T + b).requires_grad_()
+        loss = F.cross_entropy(z, y, reduction=reduction, label_smoothing=0.1)
+        (g_logits,) = torch.autograd.grad(loss, [z], grad_output)
+        running = torch.zeros_like(w, dtype=torch.bfloat16)
+        for start in range(0, 1024, 4):
+            running += (g_logits[start : start + 4].T @ x[start : start + 4]).bfloat16()
+        assert error(running, truth[1]) > 3 * max(error(ours[1], truth[1]), error(theirs[1], truth[1]))
+
+    @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+    def test_no_tensor_of_the_logits_size_and_no_float32_weight_gradient_in_bf16(self, dtype):
+        n, d, v = 256, 128, 1000
+        x, w, _, y = make_problem(n, d, v, dtype=dtype)
+        with LargestStorages() as created:
+            linear_cross_entropy(x.requires_grad_(), w.requires_grad_(), y).backward()
+        rows = default_chunk_size(n, d, dtype)
+        assert created.elements() <= max(v * d, rows * v) < n * v  # gradients or one chunk; never (N, V)
+        if dtype == torch.bfloat16:  # float32: only the chunk's work buffer, not a (V, D) running sum
+            assert created.bytes[torch.float32] == rows * v * 4 < v * d * 4 // 2
 
     def test_default_chunk_size(self):
         assert default_chunk_size(2048, 1024) == 256
