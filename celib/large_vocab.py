@@ -97,24 +97,27 @@ def _check_linear(
 
 
 def default_chunk_size(num_tokens: int, hidden: int, dtype: torch.dtype = torch.float32) -> int:
-    r"""Rows per chunk when ``chunk_size=None``: the chunk's buffers take 1/4 of the weight gradient.
+    r"""Rows per chunk when ``chunk_size=None``: the chunk's buffers take about 1/4 of the weight gradient.
 
     A chunk of ``c`` rows needs a ``c * V`` buffer in the computing dtype (float32 for bf16 and
     float16 inputs, else the input's dtype), plus, for bf16/float16 inputs, a ``c * V`` staging
     buffer in the input's dtype; the weight gradient takes ``V * D`` numbers of the input's dtype.
-    Choosing ``c`` so that the buffers take a quarter of the weight gradient, whatever ``V``,
-    gives ``c = D / 4`` rows for float32 and float64 and ``c = D / 12`` for bf16 and float16
-    (6 bytes of buffer per logit against 2 bytes per weight-gradient entry), at least
-    :data:`MIN_CHUNK_ROWS` and at most ``N``: the peak memory then stays within about 1.25
-    times the gradients themselves. Fewer rows save memory; more rows make the matrix products
-    more efficient (each chunk reads the whole weight once), at the price of memory.
+    The largest ``c`` for which the buffers take at most a quarter of the weight gradient,
+    whatever ``V``, is ``D / 4`` rows for float32 and float64 and ``D / 12`` for bf16 and
+    float16 (6 bytes of buffer per logit against 2 bytes per weight-gradient entry); it is
+    rounded down to a multiple of :data:`MIN_CHUNK_ROWS` (matrix products are faster on
+    aligned sizes) and kept between :data:`MIN_CHUNK_ROWS` and ``N``. The peak memory then stays
+    within about 1.25 times the gradients themselves, unless ``D`` is so small that the chunk is
+    held at 16 rows. Fewer rows save memory; more rows make the matrix products more efficient,
+    at the price of memory.
 
     >>> default_chunk_size(8192, 4096), default_chunk_size(8192, 4096, torch.bfloat16), default_chunk_size(10, 64)
-    (1024, 341, 10)
+    (1024, 336, 10)
     """
     itemsize = torch.finfo(dtype).bits // 8
-    buffer_bytes = torch.finfo(_accumulation_dtype(dtype)).bits // 8 + (itemsize if dtype in _LOW_PRECISION else 0)
-    rows = hidden * itemsize // (4 * buffer_bytes)
+    acc = _accumulation_dtype(dtype)
+    buffer_bytes = torch.finfo(acc).bits // 8 + (itemsize if acc != dtype else 0)
+    rows = hidden * itemsize // (4 * buffer_bytes) // MIN_CHUNK_ROWS * MIN_CHUNK_ROWS
     return max(1, min(num_tokens, max(MIN_CHUNK_ROWS, rows)))
 
 
@@ -126,6 +129,11 @@ def default_chunk_size(num_tokens: int, hidden: int, dtype: torch.dtype = torch.
 def _accumulation_dtype(dtype: torch.dtype) -> torch.dtype:
     """float32 for bf16/fp16 inputs (softmax and sums need its range and precision), else ``dtype``."""
     return torch.float32 if dtype in _LOW_PRECISION else dtype
+
+
+def _uses_vocab_pass(dtype: torch.dtype) -> bool:
+    """Whether the weight gradient comes from :func:`_vocab_pass` (bf16, fp16), not a running sum."""
+    return dtype in _LOW_PRECISION
 
 
 class _Gradients(NamedTuple):
@@ -167,18 +175,20 @@ def _loss_and_gradients(input, weight, bias, target, valid, label_smoothing, chu
     computes the losses, each token's log-sum-exp and the gradient of ``input``, and a second
     pass over blocks of vocabulary rows (:func:`_vocab_pass`) recomputes those rows' logits for
     all tokens and gets each block of the weight gradient from a single matrix product over the
-    tokens, whose sum is accumulated in float32 by the product itself: one more matrix product
-    in all, no float32 copy of the weight gradient. Ignored tokens (``valid`` False) get loss 0
+    tokens, whose sum is accumulated in float32 by the product itself (on CUDA, cuBLAS may
+    combine split-K partial sums in bf16/fp16 unless
+    ``torch.backends.cuda.matmul.allow_bf16_reduced_precision_reduction`` or its fp16 twin is
+    False, as in the naive computation's products): one more matrix product in all, no float32
+    copy of the weight gradient. Ignored tokens (``valid`` False) get loss 0
     and must have ``row_weight`` 0.
     """
     num_tokens, vocab = input.shape[0], weight.shape[0]
-    low_precision = input.dtype in _LOW_PRECISION
+    acc = _accumulation_dtype(input.dtype)
     rows = min(chunk_size, num_tokens)
     block = max(1, rows * vocab // num_tokens)  # vocabulary rows per block of the second pass
     size = max(rows * vocab, block * num_tokens)
-    buffers = _Buffers(input.new_empty(size, dtype=_accumulation_dtype(input.dtype)),
-                       input.new_empty(size) if low_precision else None)
-    if not low_precision:
+    buffers = _Buffers(input.new_empty(size, dtype=acc), input.new_empty(size) if acc != input.dtype else None)
+    if not _uses_vocab_pass(input.dtype):
         losses, _, grads = _token_pass(input, weight, bias, target, valid, label_smoothing, rows, buffers,
                                        row_weight, needs)
         return losses, grads
@@ -355,7 +365,8 @@ def linear_cross_entropy(
     ``grad_input[chunk] = G @ weight``, ``grad_weight += G.T @ input[chunk]`` and
     ``grad_bias += G.sum(0)`` (for bf16/fp16, see the notes). The backward pass only multiplies
     these by the upstream gradient, in place. So the memory above the inputs is the gradients
-    themselves plus one chunk of logits; no ``(N, V)`` tensor exists at any time.
+    themselves plus one chunk's buffers (a chunk of logits; for bf16/fp16 a float32 chunk and
+    its bf16/fp16 copy); no ``(N, V)`` tensor exists at any time.
 
     Args:
         input: hidden states, shape ``(N, D)``, floating point.
@@ -366,7 +377,8 @@ def linear_cross_entropy(
         reduction: ``'mean'``, ``'sum'`` or ``'none'`` (per-token losses, shape ``(N,)``).
         label_smoothing: :math:`\varepsilon \in [0, 1]`.
         chunk_size: rows per chunk; ``None`` picks :func:`default_chunk_size`, for which one
-            chunk's buffers take at most 1/4 of the memory of the weight gradient.
+            chunk's buffers take about 1/4 of the memory of the weight gradient (more if ``D``
+            is so small that the chunk is held at 16 rows).
 
     Returns:
         A scalar loss, or the per-token losses (shape ``(N,)``) for ``reduction='none'``, in ``input``'s dtype.
@@ -376,7 +388,8 @@ def linear_cross_entropy(
         not summed chunk by chunk (that would need a float32 running sum, twice the size of the
         bf16 gradient): a second pass over blocks of vocabulary rows recomputes the block's
         logits for all tokens and gets the block's weight gradient from one matrix product
-        over the tokens, accumulated in float32 inside the product. That costs one more matrix
+        over the tokens, accumulated in float32 inside the product (see
+        ``torch.backends.cuda.matmul.allow_bf16_reduced_precision_reduction`` on CUDA). That costs one more matrix
         product of the size of the logits (four instead of three) and keeps the memory at the
         gradients plus the chunk buffers. For ``'mean'`` and ``'sum'`` the gradients are computed
         even if backward is never called (only those of tensors that require grad), and a second

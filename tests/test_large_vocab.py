@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from torch.utils._pytree import tree_leaves
 from torch.utils._python_dispatch import TorchDispatchMode
 
+from celib import large_vocab
 from celib.large_vocab import (
     default_chunk_size,
     linear_cross_entropy,
@@ -201,8 +202,38 @@ class TestLinearCrossEntropy:
         if dtype == torch.bfloat16:  # float32: only the chunk's work buffer, not a (V, D) running sum
             assert created.bytes[torch.float32] == rows * v * 4 < v * d * 4 // 2
 
+    @settings(max_examples=25, deadline=None)
+    @given(
+        n=st.integers(1, 30),
+        v=st.integers(1, 30),
+        chunk_size=st.one_of(st.none(), st.integers(1, 40)),
+        reduction=st.sampled_from(["mean", "sum", "none"]),
+        label_smoothing=st.sampled_from([0.0, 0.3, 1.0]),
+        ignore_index=st.sampled_from([-100, 0]),
+        grads=st.sampled_from(["all", "weight", "bias", "input"]),
+        seed=st.integers(0, 2**16),
+    )
+    def test_vocab_pass_is_exact_in_float64(self, n, v, chunk_size, reduction, label_smoothing, ignore_index,
+                                            grads, seed):
+        # bf16/fp16 take the second pass over vocabulary blocks; forced on float64, it must be exact.
+        x, w, b, y = make_problem(n, 4, v, seed=seed, bias=True)
+        y[::3] = ignore_index
+        options = {"reduction": reduction, "label_smoothing": label_smoothing, "ignore_index": ignore_index}
+        grad_output = torch.rand(n, dtype=F64) if reduction == "none" else torch.tensor(0.7, dtype=F64)
+        leaves = [t.clone().requires_grad_(grads in ("all", name)) for t, name in zip((x, w, b), ("input", "weight", "bias"))]
+        wanted = [t for t in leaves if t.requires_grad]
+        want = torch.autograd.grad(naive(leaves[0], leaves[1], y, leaves[2], **options), wanted, grad_output)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(large_vocab, "_uses_vocab_pass", lambda dtype: True)
+            loss = chunked(leaves[0], leaves[1], y, leaves[2], chunk_size=chunk_size, **options)
+            got = torch.autograd.grad(loss, wanted, grad_output)
+        torch.testing.assert_close(loss, naive(x, w, y, b, **options), rtol=1e-9, atol=1e-9, equal_nan=True)
+        for g, h in zip(got, want):
+            torch.testing.assert_close(g, h, rtol=1e-9, atol=1e-9)
+
     def test_default_chunk_size(self):
         assert default_chunk_size(2048, 1024) == 256
+        assert default_chunk_size(2048, 1024, torch.bfloat16) == 80  # 1024 / 12 = 85, down to a multiple of 16
         assert default_chunk_size(2048, 32) == 16  # at least 16 rows
         assert default_chunk_size(5, 4096) == 5  # at most N
 
