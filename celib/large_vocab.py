@@ -185,8 +185,9 @@ def _loss_and_gradients(input, weight, bias, target, valid, label_smoothing, chu
     num_tokens, vocab = input.shape[0], weight.shape[0]
     acc = _accumulation_dtype(input.dtype)
     rows = min(chunk_size, num_tokens)
+    vocab_pass = _uses_vocab_pass(input.dtype) and row_weight is not None and (needs[1] or needs[2])
     block = max(1, rows * vocab // num_tokens)  # vocabulary rows per block of the second pass
-    size = max(rows * vocab, block * num_tokens)
+    size = max(rows * vocab, block * num_tokens) if vocab_pass else rows * vocab
     buffers = _Buffers(input.new_empty(size, dtype=acc), input.new_empty(size) if acc != input.dtype else None)
     if not _uses_vocab_pass(input.dtype):
         losses, _, grads = _token_pass(input, weight, bias, target, valid, label_smoothing, rows, buffers,
@@ -194,7 +195,7 @@ def _loss_and_gradients(input, weight, bias, target, valid, label_smoothing, chu
         return losses, grads
     losses, lse, grads = _token_pass(input, weight, bias, target, valid, label_smoothing, rows, buffers,
                                      row_weight, (needs[0], False, False))
-    if row_weight is not None and (needs[1] or needs[2]):
+    if vocab_pass:
         grad_weight, grad_bias = _vocab_pass(input, weight, bias, target, valid, label_smoothing, block, buffers,
                                              row_weight, lse, needs[1:])
         grads = grads._replace(weight=grad_weight, bias=grad_bias)
@@ -388,10 +389,10 @@ def linear_cross_entropy(
         not summed chunk by chunk (that would need a float32 running sum, twice the size of the
         bf16 gradient): a second pass over blocks of vocabulary rows recomputes the block's
         logits for all tokens and gets the block's weight gradient from one matrix product
-        over the tokens, accumulated in float32 inside the product (see
-        ``torch.backends.cuda.matmul.allow_bf16_reduced_precision_reduction`` on CUDA). That costs one more matrix
-        product of the size of the logits (four instead of three) and keeps the memory at the
-        gradients plus the chunk buffers. For ``'mean'`` and ``'sum'`` the gradients are computed
+        over the tokens, accumulated in float32 inside the product (on CUDA, see
+        ``torch.backends.cuda.matmul.allow_bf16_reduced_precision_reduction``). That costs one
+        more matrix product of the size of the logits (four instead of three) and keeps the
+        memory at the gradients plus the chunk buffers. For ``'mean'`` and ``'sum'`` the gradients are computed
         even if backward is never called (only those of tensors that require grad), and a second
         backward through the same graph raises. ``'none'`` computes only the losses in the forward;
         its backward recomputes the logits chunk by chunk, weighting each token by its own
