@@ -6,7 +6,9 @@
 Committed outputs must come from this command, run in the pinned environment (``make notebooks``).
 Cells tagged ``gpu`` run only where ``gpu_cells_enabled()``; elsewhere they keep their committed
 outputs, and a comment is executed in their place so that every later cell keeps its execution
-count. A cell that raises stops the run unless it is tagged ``raises-exception``.
+count. A gpu cell that runs records the GPU and the PyTorch that produced its outputs in its
+metadata (``celib.gpu_run``), which the book shows next to them (``tools/book_site.py``). A cell
+that raises stops the run unless it is tagged ``raises-exception``.
 """
 
 from __future__ import annotations
@@ -27,8 +29,16 @@ KERNEL_METADATA = {
 }
 
 
+def gpu_run_record() -> dict[str, str]:
+    """Which GPU and which PyTorch this process (and so the kernel it starts) runs on."""
+    import torch
+
+    return {"device": torch.cuda.get_device_name(0), "torch": torch.__version__}
+
+
 def execute_notebook(path: Path, run_gpu_cells: bool, timeout: int = 600) -> None:
     nb = nbformat.read(path, as_version=4)
+    gpu_run = gpu_run_record() if run_gpu_cells else None
     client = NotebookClient(
         nb,
         timeout=timeout,
@@ -48,6 +58,8 @@ def execute_notebook(path: Path, run_gpu_cells: bool, timeout: int = 600) -> Non
                 continue
             client.execute_cell(cell, index)
             cell.metadata.pop("execution", None)
+            if is_gpu_cell(cell) and gpu_run:
+                cell.metadata.setdefault("celib", {})["gpu_run"] = gpu_run
     nb.metadata = nbformat.from_dict({**nb.metadata, **KERNEL_METADATA})
     nb.metadata.get("language_info", {}).pop("version", None)
     nbformat.write(nb, path)
