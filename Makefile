@@ -28,8 +28,7 @@ $(STAMP): requirements.txt pyproject.toml
 	touch $@
 
 book: $(STAMP)
-	$(BIN)/jupyter-book build . -W -n --keep-going
-	@echo "Open file://$(CURDIR)/_build/html/index.html"
+	$(BIN)/python -m tools.build_book --language en
 
 test: unit nbval
 

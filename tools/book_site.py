@@ -44,6 +44,13 @@ GPU_NOTES = {
     },
 }
 
+#: The editions of the book, in the order of the language switcher. The Chinese edition is built
+#: into the ``zh_CN/`` folder of the English site (tools/build_book.py).
+EDITIONS = {
+    "en": {"folder": "", "label": "English", "hreflang": "en", "title": "Read this page in English"},
+    "zh_CN": {"folder": "zh_CN/", "label": "中文", "hreflang": "zh-CN", "title": "阅读本页的中文版"},
+}
+
 SIDEBAR_LINKS = {
     "en": {"label": "The book as one file", "pdf": "The whole book as PDF"},
     "zh_CN": {"label": "整本书", "pdf": "整本书的 PDF"},
@@ -72,10 +79,22 @@ def configure(app: Sphinx, config: Config) -> None:
         tz=datetime.timezone.utc,
     ).strftime("%Y-%m-%d")
     config.myst_substitutions = {**config.myst_substitutions, "version": celib.__version__, "build_date": built}
+    options["article_header_end"] = ["article-header-buttons.html", "language-switcher.html"]
     options["extra_footer"] = (
         f'<p class="book-version">Version {celib.__version__}, built {built}. '
         f"Code: MIT licence; text and figures: CC BY 4.0 (see LICENSE).</p>"
     )
+
+
+def add_edition_links(app: Sphinx, pagename: str, templatename: str, context: dict, doctree) -> None:
+    """Links from this page to the same page in every edition (the language switcher)."""
+    language = app.config.language or "en"
+    # From this page up to the site root of this edition, then up out of its folder.
+    to_root = "../" * pagename.count("/") + "../" * EDITIONS[language]["folder"].count("/")
+    context["book_editions"] = [
+        {**edition, "url": f"{to_root}{edition['folder']}{pagename}.html", "current": code == language}
+        for code, edition in EDITIONS.items()
+    ]
 
 
 # --- 2. gpu cells ----------------------------------------------------------------------------
@@ -103,6 +122,22 @@ class GpuCellNotes(SphinxTransform):
             else:
                 text = notes["not_run"]
             cell.append(nodes.paragraph(text, text, classes=["gpu-note"]))
+
+
+class UntranslatedNodes(SphinxTransform):
+    """Keep math and docstrings out of the translation catalogs.
+
+    Display math is the same in every language, and celib's docstrings (the API page) are part of
+    the code, which both editions share; translating them in catalogs would only let them go
+    stale. Runs before Sphinx's own Locale transform (priority 20).
+    """
+
+    default_priority = 10
+
+    def apply(self, **kwargs: Any) -> None:
+        for node in self.document.findall(nodes.TextElement):
+            if isinstance(node, nodes.math_block) or "docstring of " in (node.source or ""):
+                node["translatable"] = False
 
 
 # --- 3. citation labels ----------------------------------------------------------------------
@@ -193,7 +228,9 @@ def fill_chapter_references(app: Sphinx, doctree: nodes.document, docname: str) 
 
 def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("config-inited", configure)
+    app.connect("html-page-context", add_edition_links)
     app.add_transform(GpuCellNotes)
+    app.add_transform(UntranslatedNodes)
     app.add_node(chapter_references)
     app.add_directive("chapter-references", ChapterReferences)
     app.connect("doctree-resolved", fill_chapter_references)
