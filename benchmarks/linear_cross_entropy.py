@@ -10,7 +10,7 @@ of ``x`` and ``W``:
 * ``naive``: ``F.cross_entropy(F.linear(x, W), y)``, eager autograd;
 * ``chunked forward``: the same, one chunk of tokens at a time, summed; autograd does the rest;
 * ``torch chunked``: ``F.linear_cross_entropy(x, W, y, options=LinearCrossEntropyOptions())``;
-* ``celib``: ``celib.large_vocab.linear_cross_entropy(x, W, y)`` (default chunk size);
+* ``celib``: ``celib.linear_cross_entropy.linear_cross_entropy(x, W, y)`` (default chunk size);
 * ``naive compiled`` (GPU only): ``naive`` under ``torch.compile``.
 
 Memory is the peak above the inputs, also as a ratio to the lower bound: the gradients of ``x``
@@ -29,7 +29,7 @@ float32 and 2e-2 in bf16).
 ``--configs '[["naive", N, D, V, "float32"], ...]'`` (the dtype is optional) measures the listed
 CPU configurations one after the other in this process and prints JSON (run it with the
 environment variable above): this is what the CPU benchmark runs in each child, and what the
-book's chapter on large vocabularies runs at small sizes. ``--json`` prints the results of a
+book's chapter on large vocabularies runs at small sizes (through :func:`measure_in_child`). ``--json`` prints the results of a
 whole benchmark as JSON.
 """
 
@@ -46,7 +46,7 @@ import time
 import torch
 import torch.nn.functional as F
 
-from celib.large_vocab import default_chunk_size, linear_cross_entropy
+from celib.linear_cross_entropy import default_chunk_size, linear_cross_entropy
 
 MIB = 2**20
 CHILD_ENV = {"MALLOC_MMAP_THRESHOLD_": "65536"}  # freed tensors go back to the OS

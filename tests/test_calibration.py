@@ -9,8 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from celib.calibration import ReliabilityCurve, expected_calibration_error, fit_temperature, reliability_curve
-
-DTYPE = torch.float64
+from tests.strategies import F64 as DTYPE
 
 
 def two_class(confidences, predicted_right):
@@ -68,7 +67,7 @@ class TestExpectedCalibrationError:
         ece = expected_calibration_error((3 * logits).softmax(dim=1), labels)  # claims softmax(3 z)
         assert ece > 0.15
 
-    @settings(max_examples=20, deadline=None)
+    @settings(max_examples=20)
     @given(seed=st.integers(0, 2**31 - 1), n_bins=st.integers(1, 20), num_classes=st.integers(2, 6))
     def test_matches_a_plain_loop(self, seed, n_bins, num_classes):
         g = torch.Generator().manual_seed(seed)
@@ -80,19 +79,25 @@ class TestExpectedCalibrationError:
 
     def test_rejects_bad_input(self):
         probs, labels = two_class([0.9, 0.8], [True, False])
-        with pytest.raises(ValueError, match=r"^probs must sum to 1 along dim -1"):
+        with pytest.raises(ValueError, match=r"^probs must sum to 1 along dim 1"):
             expected_calibration_error(torch.tensor([[0.9, 0.3]]), torch.tensor([0]))
-        with pytest.raises(ValueError, match=r"^probs must have shape \(N, K\)"):
+        with pytest.raises(ValueError, match=r"^probs has shape \(2,\); expected \(N, C\), one row per example$"):
             expected_calibration_error(probs[0], labels[0])
-        with pytest.raises(TypeError, match=r"^labels has dtype torch.float32; class-index targets must be torch.long"):
+        with pytest.raises(TypeError, match=r"^probs must be a torch.Tensor; got list$"):
+            expected_calibration_error([[0.5, 0.5]], torch.tensor([0]))
+        with pytest.raises(TypeError, match=r"^target has dtype torch.float32; class-index targets must be torch.long or torch.uint8$"):
             expected_calibration_error(probs, labels.float())
-        with pytest.raises(IndexError, match=r"^labels must hold class indices in \[0, 2\); got 2"):
+        with pytest.raises(IndexError, match=r"^target must hold class indices in \[0, 2\); got 2$"):
             expected_calibration_error(probs, torch.tensor([0, 2]))
-        with pytest.raises(ValueError, match=r"^labels must have shape \(2,\)"):
+        with pytest.raises(ValueError, match=r"^target has shape \(3,\); expected \(N,\) = \(2,\), one class per row of probs$"):
             expected_calibration_error(probs, torch.tensor([0, 1, 1]))
-        for n_bins in (0, 2.5, True):
-            with pytest.raises(ValueError, match=r"^n_bins must be a positive int"):
+        for n_bins, error in ((0, ValueError), (2.5, TypeError), (True, TypeError)):
+            with pytest.raises(error, match=r"^n_bins must be an int >= 1; got"):
                 expected_calibration_error(probs, labels, n_bins=n_bins)
+
+    def test_uint8_targets_are_class_indices(self):
+        probs, labels = two_class([0.9, 0.8, 0.6], [True, False, True])
+        assert expected_calibration_error(probs, labels.to(torch.uint8)) == expected_calibration_error(probs, labels)
 
 
 class TestReliabilityCurve:
@@ -112,7 +117,7 @@ class TestReliabilityCurve:
                                   torch.cat([labels, torch.tensor([0])]), n_bins=5)
         assert curve.count.tolist() == [0, 0, 2, 1, 1]  # 0.5 and 0.6 -> (0.4, 0.6]; 0.8 -> (0.6, 0.8]; 1 -> (0.8, 1]
 
-    @settings(max_examples=15, deadline=None)
+    @settings(max_examples=15)
     @given(seed=st.integers(0, 2**31 - 1), n_bins=st.integers(1, 30))
     def test_bins_are_consistent(self, seed, n_bins):
         g = torch.Generator().manual_seed(seed)
@@ -168,11 +173,11 @@ class TestFitTemperature:
         assert logits.grad is None and torch.equal(logits.detach(), before)
 
     def test_rejects_bad_input(self):
-        with pytest.raises(ValueError, match=r"^logits must have shape \(N, K\)"):
+        with pytest.raises(ValueError, match=r"^logits has shape \(3,\); expected \(N, C\)"):
             fit_temperature(torch.zeros(3), torch.tensor(0))
-        with pytest.raises(TypeError, match=r"^labels has dtype torch.float32"):
+        with pytest.raises(TypeError, match=r"^target has dtype torch.float32"):
             fit_temperature(torch.zeros(2, 3), torch.tensor([0.0, 1.0]))
-        with pytest.raises(ValueError, match=r"^labels must have shape \(2,\)"):
+        with pytest.raises(ValueError, match=r"^target has shape \(1,\); expected \(N,\) = \(2,\)"):
             fit_temperature(torch.zeros(2, 3), torch.tensor([0]))
-        with pytest.raises(ValueError, match=r"^max_iter must be a positive int"):
+        with pytest.raises(ValueError, match=r"^max_iter must be an int >= 1; got 0$"):
             fit_temperature(torch.zeros(2, 3), torch.tensor([0, 1]), max_iter=0)

@@ -10,19 +10,13 @@ from hypothesis import strategies as st
 from torch import nn
 
 from celib.training import History, accumulate_cross_entropy, evaluate, fit, focal_loss, train_epoch
-
-DTYPE = torch.float64
+from tests.strategies import F64 as DTYPE
+from tests.strategies import classification_problem
 
 
 def random_problem(seed, n=7, num_classes=5, extra=(), ignore_fraction=0.0):
     """Logits (n, C, *extra), targets (n, *extra) with some set to -100, per-class weights (C,)."""
-    g = torch.Generator().manual_seed(seed)
-    logits = 3 * torch.randn(n, num_classes, *extra, generator=g, dtype=DTYPE)
-    target = torch.randint(0, num_classes, (n, *extra), generator=g)
-    ignored = torch.rand(target.shape, generator=g) < ignore_fraction
-    target = target.masked_fill(ignored, -100)
-    weight = torch.rand(num_classes, generator=g, dtype=DTYPE) + 0.1
-    return logits, target, weight
+    return classification_problem((n, num_classes, *extra), seed, ignored=ignore_fraction)
 
 
 class TestFocalLoss:
@@ -31,7 +25,7 @@ class TestFocalLoss:
         got = focal_loss(logits, torch.tensor([0]), gamma=2.0)
         assert got.item() == pytest.approx(-(0.1**2) * math.log(0.9), rel=1e-12)
 
-    @settings(max_examples=25, deadline=None)
+    @settings(max_examples=25)
     @given(seed=st.integers(0, 2**31 - 1), use_weight=st.booleans(), reduction=st.sampled_from(["none", "mean", "sum"]))
     def test_gamma_zero_is_cross_entropy(self, seed, use_weight, reduction):
         logits, target, weight = random_problem(seed, extra=(3,), ignore_fraction=0.3)
@@ -104,22 +98,25 @@ class TestFocalLoss:
             focal_loss(z, torch.tensor([0]), gamma=gamma).backward()
             assert torch.isfinite(z.grad).all()
 
-    @pytest.mark.parametrize("gamma", [-1.0, float("nan"), float("inf"), "2", True])
-    def test_rejects_bad_gamma(self, gamma):
-        with pytest.raises(ValueError, match=r"^gamma must be"):
+    @pytest.mark.parametrize(
+        ("gamma", "error"), [(-1.0, ValueError), (float("nan"), ValueError), (float("inf"), ValueError),
+                             ("2", TypeError), (True, TypeError)]
+    )
+    def test_rejects_bad_gamma(self, gamma, error):
+        with pytest.raises(error, match=r"^gamma must be a finite real number >= 0; got"):
             focal_loss(torch.zeros(2, 3), torch.tensor([0, 1]), gamma=gamma)
 
     def test_rejects_bad_targets_and_weights(self):
         logits = torch.zeros(2, 3)
-        with pytest.raises(TypeError, match=r"^target has dtype torch.float32; class-index targets must be torch.long"):
+        with pytest.raises(TypeError, match=r"^target has dtype torch.float32; class-index targets must be torch.long or torch.uint8$"):
             focal_loss(logits, torch.tensor([0.0, 1.0]))
         with pytest.raises(IndexError, match=r"^target must hold class indices in \[0, 3\)"):
             focal_loss(logits, torch.tensor([0, 3]))
         with pytest.raises(ValueError, match=r"^target has shape \(3,\)"):
             focal_loss(logits, torch.tensor([0, 1, 2]))
-        with pytest.raises(ValueError, match=r"^target has the input's shape \(2, 3\): focal_loss takes class indices"):
+        with pytest.raises(ValueError, match=r"^target has the input's shape \(2, 3\), the shape of probability targets"):
             focal_loss(logits, torch.full((2, 3), 1 / 3))
-        with pytest.raises(ValueError, match=r"^weight has shape \(2,\); expected one weight per class"):
+        with pytest.raises(ValueError, match=r"^weight has shape \(2,\); expected \(C,\) = \(3,\), one weight per class$"):
             focal_loss(logits, torch.tensor([0, 1]), weight=torch.ones(2))
         with pytest.raises(ValueError, match=r"^reduction must be one of"):
             focal_loss(logits, torch.tensor([0, 1]), reduction="avg")
@@ -154,7 +151,7 @@ def grads_of(model):
 
 
 class TestAccumulateCrossEntropy:
-    @settings(max_examples=20, deadline=None)
+    @settings(max_examples=20)
     @given(
         lengths=st.lists(st.integers(1, 6), min_size=2, max_size=6),
         seed=st.integers(0, 1000),
@@ -167,7 +164,7 @@ class TestAccumulateCrossEntropy:
         model = TinyModel(seed)
         full = F.cross_entropy(model(inputs).reshape(-1, 3), targets.reshape(-1), weight=weight)
         full_grads = torch.autograd.grad(full, list(model.parameters()))
-        loss = accumulate_cross_entropy(model, micro, weight=weight)
+        loss = accumulate_cross_entropy(model, micro, weight=weight, class_dim=-1)
         torch.testing.assert_close(loss, full.detach(), rtol=1e-12, atol=1e-12)
         for got, expected in zip(grads_of(model), full_grads):
             torch.testing.assert_close(got, expected, rtol=1e-10, atol=1e-12)
@@ -177,7 +174,7 @@ class TestAccumulateCrossEntropy:
         model = TinyModel()
         full = F.cross_entropy(model(inputs).reshape(-1, 3), targets.reshape(-1))
         full_grads = torch.autograd.grad(full, list(model.parameters()))
-        loss = accumulate_cross_entropy(model, micro, normalization="per_micro_batch")
+        loss = accumulate_cross_entropy(model, micro, class_dim=-1, normalization="per_micro_batch")
         means = [F.cross_entropy(model(x).reshape(-1, 3), t.reshape(-1)) for x, t in micro]
         torch.testing.assert_close(loss, (sum(means) / 3).detach())  # the average of the means...
         gap = max((g - f).abs().max().item() for g, f in zip(grads_of(model), full_grads))
@@ -186,10 +183,10 @@ class TestAccumulateCrossEntropy:
     def test_per_micro_batch_means_are_exact_when_counts_are_equal(self):
         inputs, targets, micro = padded_micro_batches([4, 2, 3, 3], [2, 2])  # 6 valid targets each
         model = TinyModel()
-        global_loss = accumulate_cross_entropy(model, micro)
+        global_loss = accumulate_cross_entropy(model, micro, class_dim=-1)
         global_grads = grads_of(model)
         model.zero_grad()
-        per_loss = accumulate_cross_entropy(model, micro, normalization="per_micro_batch")
+        per_loss = accumulate_cross_entropy(model, micro, class_dim=-1, normalization="per_micro_batch")
         torch.testing.assert_close(per_loss, global_loss)
         for got, expected in zip(grads_of(model), global_grads):
             torch.testing.assert_close(got, expected)
@@ -197,20 +194,32 @@ class TestAccumulateCrossEntropy:
     def test_gradients_add_to_existing_grad(self):
         _, _, micro = padded_micro_batches([3, 2], [1, 1])
         model = TinyModel()
-        accumulate_cross_entropy(model, micro)
+        accumulate_cross_entropy(model, micro, class_dim=-1)
         once = grads_of(model)
-        accumulate_cross_entropy(model, micro)
+        accumulate_cross_entropy(model, micro, class_dim=-1)
         for twice, single in zip(grads_of(model), once):
             torch.testing.assert_close(twice, 2 * single)
+
+    def test_class_dim_1_is_the_default(self):
+        """A model whose logits have the classes in dim 1, (N, C, T), as F.cross_entropy expects."""
+        _, _, micro = padded_micro_batches([3, 2, 4], [1, 2])
+        model = TinyModel()
+        last = accumulate_cross_entropy(model, micro, class_dim=-1)
+        last_grads = grads_of(model)
+        model.zero_grad()
+        classes_first = ClassesInDim1(model)
+        torch.testing.assert_close(accumulate_cross_entropy(classes_first, micro), last)
+        for got, expected in zip(grads_of(model), last_grads):
+            torch.testing.assert_close(got, expected)
 
     def test_rejects_bad_input(self):
         model = TinyModel()
         x = torch.zeros(2, 4, dtype=DTYPE)
-        with pytest.raises(ValueError, match=r"^normalization must be 'global' or 'per_micro_batch'; got 'mean'"):
+        with pytest.raises(ValueError, match=r"^normalization must be one of 'global', 'per_micro_batch'; got 'mean'$"):
             accumulate_cross_entropy(model, [(x, torch.tensor([0, 1]))], normalization="mean")
         with pytest.raises(ValueError, match=r"^micro_batches must hold at least one"):
             accumulate_cross_entropy(model, [])
-        with pytest.raises(TypeError, match=r"^micro_batches\[1\] targets has dtype torch.float32"):
+        with pytest.raises(TypeError, match=r"^micro_batches\[1\] target has dtype torch.float32; class-index targets must be torch.long or torch.uint8$"):
             accumulate_cross_entropy(model, [(x, torch.tensor([0, 1])), (x, torch.tensor([0.0, 1.0]))])
         with pytest.raises(ValueError, match=r"^micro_batches hold no valid target"):
             accumulate_cross_entropy(model, [(x, torch.tensor([-100, -100]))])
@@ -218,8 +227,31 @@ class TestAccumulateCrossEntropy:
             accumulate_cross_entropy(
                 model, [(x, torch.tensor([0, 1])), (x, torch.tensor([-100, -100]))], normalization="per_micro_batch"
             )
-        with pytest.raises(IndexError, match=r"^micro_batches\[0\] targets must hold class indices in \[0, 3\)"):
+        with pytest.raises(IndexError, match=r"^micro_batches\[0\] target must hold class indices in \[0, 3\) or ignore_index=-100; got 5$"):
             accumulate_cross_entropy(model, [(x, torch.tensor([0, 5]))])
+        with pytest.raises(ValueError, match=r"^weight has shape \(2,\); expected \(C,\) = \(3,\), one weight per class$"):
+            accumulate_cross_entropy(model, [(x, torch.tensor([0, 2]))], weight=torch.ones(2, dtype=DTYPE))
+        with pytest.raises(ValueError, match=r"^weight must hold finite values >= 0; got -1.0$"):
+            accumulate_cross_entropy(model, [(x, torch.tensor([0, 2]))], weight=torch.tensor([1.0, -1.0, 1.0], dtype=DTYPE))
+        with pytest.raises(TypeError, match=r"^weight has dtype torch.float32; it must match the logits' dtype torch.float64$"):
+            accumulate_cross_entropy(model, [(x, torch.tensor([0, 2]))], weight=torch.ones(3))
+        with pytest.raises(TypeError, match=r"^ignore_index must be an int; got 1.5 \(float\)$"):
+            accumulate_cross_entropy(model, [(x, torch.tensor([0, 2]))], ignore_index=1.5)
+        with pytest.raises(TypeError, match=r"^model must be a torch.nn.Module; got NoneType$"):
+            accumulate_cross_entropy(None, [(x, torch.tensor([0, 2]))])
+        with pytest.raises(ValueError, match=r"^the model's output on micro_batches\[0\] has shape \(2, 3\); expected the target's shape \(2, 1\)"):
+            accumulate_cross_entropy(model, [(x, torch.tensor([[0], [2]]))])
+
+
+class ClassesInDim1(nn.Module):
+    """Wraps a model with (..., C) logits into one with (N, C, ...) logits."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x):
+        return self.model(x).movedim(-1, 1)
 
 
 def toy_data(seed=0, n=40):
@@ -246,7 +278,7 @@ class TestLoop:
         history = self.run(epochs=4)
         assert isinstance(history, History)
         assert all(len(values) == 5 for values in vars(history).values())
-        assert (history.train_loss[0], history.train_accuracy[0]) == evaluate(TinyModel(0), *toy_data(0))
+        assert (history.train_loss[0], history.train_accuracy[0]) == evaluate(TinyModel(0), toy_data(0))
         assert history.train_loss[-1] < history.train_loss[0]
 
     def test_without_validation_the_val_lists_stay_empty(self):
@@ -257,7 +289,7 @@ class TestLoop:
     def test_evaluate_matches_a_direct_computation(self):
         model = TinyModel()
         x, y = toy_data()
-        loss, accuracy = evaluate(model, x, y)
+        loss, accuracy = evaluate(model, (x, y))
         with torch.no_grad():
             logits = model(x)
         assert loss == F.cross_entropy(logits, y).item()
@@ -267,7 +299,7 @@ class TestLoop:
         torch.manual_seed(0)
         model = nn.Sequential(nn.Linear(4, 16, dtype=DTYPE), nn.Dropout(0.5), nn.Linear(16, 3, dtype=DTYPE))
         x, y = toy_data()
-        assert evaluate(model, x, y) == evaluate(model, x, y)  # no dropout noise
+        assert evaluate(model, (x, y)) == evaluate(model, (x, y))  # no dropout noise
         assert model.training
 
     def test_full_batch_epoch_is_one_gradient_step(self):
@@ -305,19 +337,29 @@ class TestLoop:
         x, y = toy_data()
         with pytest.raises(ValueError, match=r"^give either sampler or generator"):
             fit(model, optimizer, F.cross_entropy, (x, y), epochs=1, sampler=[0], generator=torch.Generator())
-        with pytest.raises(ValueError, match=r"^batch_size must be a positive int or None"):
+        with pytest.raises(ValueError, match=r"^batch_size must be an int >= 1 or None; got 0$"):
             train_epoch(model, optimizer, F.cross_entropy, (x, y), batch_size=0)
-        with pytest.raises(ValueError, match=r"^epochs must be a non-negative int; got -1"):
+        with pytest.raises(TypeError, match=r"^batch_size must be an int >= 1 or None; got 2.5 \(float\)$"):
+            train_epoch(model, optimizer, F.cross_entropy, (x, y), batch_size=2.5)
+        with pytest.raises(ValueError, match=r"^epochs must be an int >= 0; got -1$"):
             fit(model, optimizer, F.cross_entropy, (x, y), epochs=-1)
-        with pytest.raises(ValueError, match=r"^train needs inputs \(N, \.\.\.\) and targets \(N,\) of the same"):
+        with pytest.raises(ValueError, match=r"^train has an input of shape \(40, 4\) and a target of shape \(39,\); expected the same number N"):
             fit(model, optimizer, F.cross_entropy, (x, y[:-1]), epochs=1)
-        with pytest.raises(TypeError, match=r"^val targets have dtype torch.float64"):
+        with pytest.raises(TypeError, match=r"^val target has dtype torch.float64; class-index targets must be torch.long or torch.uint8$"):
             fit(model, optimizer, F.cross_entropy, (x, y), (x, y.double()), epochs=1)
-        with pytest.raises(TypeError, match=r"^train must be a pair \(inputs, targets\)"):
+        with pytest.raises(TypeError, match=r"^train must be a pair \(input, target\) of tensors; got Tensor$"):
             fit(model, optimizer, F.cross_entropy, x, epochs=1)
-        with pytest.raises(IndexError, match=r"^targets must hold class indices in \[0, 3\); got 7"):
-            evaluate(model, x, torch.full((len(x),), 7))
-        with pytest.raises(ValueError, match=r"^targets must have shape \(40,\), one class index per input"):
-            evaluate(model, x, y[:-1])
-        with pytest.raises(TypeError, match=r"^targets has dtype torch.float64"):
-            evaluate(model, x, y.double())
+        with pytest.raises(TypeError, match=r"^optimizer must be a torch.optim.Optimizer; got str$"):
+            train_epoch(model, "sgd", F.cross_entropy, (x, y))
+        with pytest.raises(IndexError, match=r"^data target must hold class indices in \[0, 3\); got 7$"):
+            evaluate(model, (x, torch.full((len(x),), 7)))
+        with pytest.raises(ValueError, match=r"^data has an input of shape \(40, 4\) and a target of shape \(39,\)"):
+            evaluate(model, (x, y[:-1]))
+        with pytest.raises(TypeError, match=r"^data target has dtype torch.float64; class-index targets must be torch.long or torch.uint8$"):
+            evaluate(model, (x, y.double()))
+        with pytest.raises(TypeError, match=r"^model must be a torch.nn.Module; got NoneType$"):
+            evaluate(None, (x, y))
+
+    def test_uint8_targets_are_class_indices(self):
+        model, (x, y) = TinyModel(), toy_data()
+        assert evaluate(model, (x, y.to(torch.uint8))) == evaluate(model, (x, y))
