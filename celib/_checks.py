@@ -380,6 +380,28 @@ def check_logits(input: Any, holds: str = "logits") -> torch.Tensor:
     return input
 
 
+def check_target_shape(
+    target: torch.Tensor,
+    index_shape: tuple[int, ...],
+    input_name: str,
+    input_shape: tuple[int, ...],
+    or_probabilities: bool = False,
+) -> None:
+    """Raise ``ValueError`` unless ``target`` has the shape of class indices for ``input_name``.
+
+    >>> check_target_shape(torch.zeros(2), (3,), "probs", (3, 4))
+    Traceback (most recent call last):
+    ...
+    ValueError: target has shape (2,); expected class indices of shape (3,) for probs of shape (3, 4)
+    """
+    if tuple(target.shape) != tuple(index_shape):
+        also = f" or probabilities of shape {tuple(input_shape)}" if or_probabilities else ""
+        raise ValueError(
+            f"target has shape {tuple(target.shape)}; expected class indices of shape {tuple(index_shape)}{also} "
+            f"for {input_name} of shape {tuple(input_shape)}"
+        )
+
+
 def check_class_target(
     input: torch.Tensor, target: Any, ignore_index: int, *, allow_probabilities: bool
 ) -> torch.Tensor | None:
@@ -412,11 +434,7 @@ def check_class_target(
             )
         check_distribution(target, "target", dim=dim)
         return None
-    if tuple(target.shape) != index_shape:
-        expected = f"class indices of shape {index_shape}"
-        if allow_probabilities:
-            expected += f" or probabilities of shape {input_shape}"
-        raise ValueError(f"target has shape {tuple(target.shape)}; for input of shape {input_shape} expected {expected}")
+    check_target_shape(target, index_shape, "input", input_shape, or_probabilities=allow_probabilities)
     indices = check_index_dtype(target)
     check_class_indices(indices, input.shape[dim], "target", ignore_index)
     return indices
@@ -493,12 +511,9 @@ def check_linear_args(
         if bias.shape != weight.shape[:1]:
             raise ValueError(f"bias has shape {tuple(bias.shape)}; expected (V,) = ({weight.shape[0]},)")
         check_same_dtype(bias, "bias", input)
-    indices = check_index_dtype(target)
-    if indices.shape != input.shape[:1]:
-        raise ValueError(
-            f"target has shape {tuple(indices.shape)}; expected (N,) = ({input.shape[0]},), one class index per token"
-        )
-    return input, weight, bias, indices
+    check_tensor(target, "target")
+    check_target_shape(target, tuple(input.shape[:1]), "input", tuple(input.shape))
+    return input, weight, bias, check_index_dtype(target)
 
 
 # --------------------------------------------------------------------------------------------

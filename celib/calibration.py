@@ -16,7 +16,15 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from celib._checks import check_class_indices, check_distribution, check_floating, check_index_dtype, check_int
+from celib._checks import (
+    check_class_indices,
+    check_distribution,
+    check_floating,
+    check_index_dtype,
+    check_int,
+    check_target_shape,
+    check_tensor,
+)
 
 __all__ = ["ReliabilityCurve", "expected_calibration_error", "fit_temperature", "reliability_curve"]
 
@@ -40,9 +48,9 @@ def _check_scores_and_target(scores: object, target: object, name: str, holds: s
     check_floating(scores, name, holds)
     if scores.dim() != 2:
         raise ValueError(f"{name} has shape {tuple(scores.shape)}; expected (N, C), one row per example")
+    check_tensor(target, "target")
+    check_target_shape(target, tuple(scores.shape[:1]), name, tuple(scores.shape))
     indices = check_index_dtype(target)
-    if indices.shape != scores.shape[:1]:
-        raise ValueError(f"target has shape {tuple(indices.shape)}; expected (N,) = ({scores.shape[0]},), one class per row of {name}")
     check_class_indices(indices, scores.shape[1], "target")
     return scores, indices
 

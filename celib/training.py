@@ -64,7 +64,6 @@ class History:
     val_accuracy: list[float] = field(default_factory=list)
 
 
-@torch.no_grad()
 def evaluate(model: nn.Module, data: tuple[torch.Tensor, torch.Tensor]) -> tuple[float, float]:
     r"""Mean cross entropy (nats) and accuracy of ``model`` on ``data = (input, target)``.
 
@@ -87,15 +86,21 @@ def evaluate(model: nn.Module, data: tuple[torch.Tensor, torch.Tensor]) -> tuple
     (1.0986, 0.5)
     """
     check_model(model)
-    input, target = check_pair(data, "data")
+    return _evaluate(model, data, "data")
+
+
+def _evaluate(model: nn.Module, data: Any, name: str) -> tuple[float, float]:
+    """:func:`evaluate`, with errors in ``data`` reported under ``name`` (``train``, ``val``...)."""
+    input, target = check_pair(data, name)
     was_training = model.training
     model.eval()
     try:
-        logits = model(input)  # (N, C, *)
+        with torch.no_grad():
+            logits = model(input)  # (N, C, *)
     finally:
         model.train(was_training)
-    _check_model_output(logits, target, "data")
-    check_class_indices(target, logits.shape[1], "data target")
+    _check_model_output(logits, target, name)
+    check_class_indices(target, logits.shape[1], f"{name} target")
     loss = F.cross_entropy(logits, target).item()
     accuracy = (logits.argmax(dim=1) == target).double().mean().item()
     return loss, accuracy
@@ -184,9 +189,13 @@ def train_epoch(
     input, target = check_pair(train, "train")
     model.train()
     total, count = 0.0, 0
-    for index in _batches(len(target), batch_size, sampler, generator):
+    for step, index in enumerate(_batches(len(target), batch_size, sampler, generator)):
         optimizer.zero_grad()
-        loss = loss_fn(model(input[index]), target[index])
+        logits = model(input[index])
+        if step == 0:  # the first logits tell the number of classes C
+            _check_model_output(logits, target[index], "train")
+            check_class_indices(target, logits.shape[1], "train target")
+        loss = loss_fn(logits, target[index])
         loss.backward()
         optimizer.step()
         total += loss.item() * len(index)
@@ -229,11 +238,11 @@ def fit(
     history = History()
 
     def record() -> None:
-        loss, accuracy = evaluate(model, train)
+        loss, accuracy = _evaluate(model, train, "train")
         history.train_loss.append(loss)
         history.train_accuracy.append(accuracy)
         if val is not None:
-            loss, accuracy = evaluate(model, val)
+            loss, accuracy = _evaluate(model, val, "val")
             history.val_loss.append(loss)
             history.val_accuracy.append(accuracy)
 

@@ -9,6 +9,7 @@ import os
 
 import pytest
 import torch
+import torch.distributed as dist
 from hypothesis import settings
 
 # No deadline: the first example of a test pays for torch's lazy initialisation, and two shared
@@ -22,3 +23,11 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 def seeded_global_generator():
     """Seed torch's global generator before every test, so no test depends on the tests before it."""
     torch.manual_seed(0)
+
+
+@pytest.fixture
+def one_rank_group(tmp_path):
+    """A gloo group of one process (this one), torn down after the test."""
+    dist.init_process_group("gloo", store=dist.FileStore(os.fspath(tmp_path / "store"), 1), rank=0, world_size=1)
+    yield
+    dist.destroy_process_group()

@@ -89,7 +89,7 @@ class TestExpectedCalibrationError:
             expected_calibration_error(probs, labels.float())
         with pytest.raises(IndexError, match=r"^target must hold class indices in \[0, 2\); got 2$"):
             expected_calibration_error(probs, torch.tensor([0, 2]))
-        with pytest.raises(ValueError, match=r"^target has shape \(3,\); expected \(N,\) = \(2,\), one class per row of probs$"):
+        with pytest.raises(ValueError, match=r"^target has shape \(3,\); expected class indices of shape \(2,\) for probs of shape \(2, 2\)$"):
             expected_calibration_error(probs, torch.tensor([0, 1, 1]))
         for n_bins, error in ((0, ValueError), (2.5, TypeError), (True, TypeError)):
             with pytest.raises(error, match=r"^n_bins must be an int >= 1; got"):
@@ -177,7 +177,7 @@ class TestFitTemperature:
             fit_temperature(torch.zeros(3), torch.tensor(0))
         with pytest.raises(TypeError, match=r"^target has dtype torch.float32"):
             fit_temperature(torch.zeros(2, 3), torch.tensor([0.0, 1.0]))
-        with pytest.raises(ValueError, match=r"^target has shape \(1,\); expected \(N,\) = \(2,\)"):
+        with pytest.raises(ValueError, match=r"^target has shape \(1,\); expected class indices of shape \(2,\) for logits of shape \(2, 3\)$"):
             fit_temperature(torch.zeros(2, 3), torch.tensor([0]))
         with pytest.raises(ValueError, match=r"^max_iter must be an int >= 1; got 0$"):
             fit_temperature(torch.zeros(2, 3), torch.tensor([0, 1]), max_iter=0)

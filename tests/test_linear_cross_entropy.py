@@ -219,7 +219,7 @@ class TestBadInput:
             ({"target": torch.zeros(4, dtype=torch.int32)}, TypeError,
              r"^target has dtype torch.int32; class-index targets must be torch.long or torch.uint8$"),
             ({"target": torch.zeros(3, dtype=torch.long)}, ValueError,
-             r"^target has shape \(3,\); expected \(N,\) = \(4,\), one class index per token$"),
+             r"^target has shape \(3,\); expected class indices of shape \(4,\) for input of shape \(4, 3\)$"),
             ({"target": torch.tensor([0, 1, 5, 2])}, IndexError,
              r"^target must hold class indices in \[0, 5\) or ignore_index=-100; got 5$"),
             ({"target": torch.tensor([0, -1, 1, 2])}, IndexError, r"got -1$"),

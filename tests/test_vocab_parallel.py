@@ -1,7 +1,5 @@
 """Tests of celib.vocab_parallel: one rank in this process, three ranks in spawned processes, bad input."""
 
-import os
-
 import pytest
 import torch
 import torch.distributed as dist
@@ -13,14 +11,6 @@ from tests.strategies import linear_problem as make_problem
 
 def one_rank(x, w, y, **options):
     return vocab_parallel_cross_entropy(x, w, y, vocab_start=0, **options)
-
-
-@pytest.fixture
-def one_rank_group(tmp_path):
-    """A gloo group of one process (this one), torn down after the test."""
-    dist.init_process_group("gloo", store=dist.FileStore(os.fspath(tmp_path / "store"), 1), rank=0, world_size=1)
-    yield
-    dist.destroy_process_group()
 
 
 class TestVocabParallel:
