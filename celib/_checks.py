@@ -75,7 +75,7 @@ def check_optional_int(value: Any, name: str, *, minimum: int | None = None) -> 
 def _check_int(value: Any, name: str, minimum: int | None, expected: str) -> int:
     if isinstance(value, bool) or not isinstance(value, Integral):
         raise TypeError(f"{name} must be {expected}; got {describe(value)}")
-    if minimum is not None and value < minimum:
+    if minimum is not None and int(value) < minimum:
         raise ValueError(f"{name} must be {expected}; got {value!r}")
     return int(value)
 
@@ -97,7 +97,11 @@ def check_real(value: Any, name: str, *, minimum: float | None = None, maximum: 
     if isinstance(value, bool) or not isinstance(value, Real):
         raise TypeError(f"{name} must be {expected}; got {describe(value)}")
     number = float(value)
-    if not math.isfinite(number) or (minimum is not None and number < minimum) or (maximum is not None and number > maximum):
+    if (
+        not math.isfinite(number)
+        or (minimum is not None and number < minimum)
+        or (maximum is not None and number > maximum)
+    ):
         raise ValueError(f"{name} must be {expected}; got {value!r}")
     return number
 
@@ -152,9 +156,10 @@ def log_of_base(base: Any) -> float:
     expected = "a finite real number > 0 and != 1"
     if isinstance(base, bool) or not isinstance(base, Real):
         raise TypeError(f"base must be {expected}; got {describe(base)}")
-    if not (math.isfinite(base) and base > 0 and base != 1):
+    number = float(base)
+    if not (math.isfinite(number) and number > 0 and number != 1):
         raise ValueError(f"base must be {expected}; got {base!r}")
-    return math.log(base)
+    return math.log(number)
 
 
 # --------------------------------------------------------------------------------------------
@@ -318,7 +323,9 @@ def check_index_dtype(target: Any, name: str = "target") -> torch.Tensor:
     return target.long()  # gather, scatter and indexing need int64 (a uint8 index would be a mask)
 
 
-def check_class_indices(target: torch.Tensor, num_classes: int, name: str = "target", ignore_index: int | None = None) -> None:
+def check_class_indices(
+    target: torch.Tensor, num_classes: int, name: str = "target", ignore_index: int | None = None
+) -> None:
     """Raise ``IndexError`` unless every entry of ``target`` lies in ``[0, num_classes)`` or equals ``ignore_index``.
 
     >>> check_class_indices(torch.tensor([0, 2, -100]), 3, ignore_index=-100)
@@ -351,7 +358,9 @@ def check_class_weight(
     check_floating(weight, name, "weights")
     check_same_dtype(weight, name, input, whose)
     if tuple(weight.shape) != (num_classes,):
-        raise ValueError(f"{name} has shape {tuple(weight.shape)}; expected (C,) = ({num_classes},), one weight per class")
+        raise ValueError(
+            f"{name} has shape {tuple(weight.shape)}; expected (C,) = ({num_classes},), one weight per class"
+        )
     check_nonnegative(weight, name)
     return weight
 
@@ -551,7 +560,9 @@ def check_pair(data: Any, name: str) -> tuple[torch.Tensor, torch.Tensor]:
 # --------------------------------------------------------------------------------------------
 
 
-def apply_reduction(losses: torch.Tensor, reduction: str, denominator: torch.Tensor | float | None = None) -> torch.Tensor:
+def apply_reduction(
+    losses: torch.Tensor, reduction: str, denominator: torch.Tensor | float | None = None
+) -> torch.Tensor:
     """Reduce per-element ``losses``: ``'none'`` keeps them, ``'sum'`` adds them, ``'mean'`` divides the sum.
 
     The mean divides by ``denominator`` (a total weight, a count of kept targets), or by the

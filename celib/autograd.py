@@ -36,7 +36,7 @@ class CrossEntropyFunction(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(  # type: ignore[override]
+    def forward(
         ctx: Any,
         input: torch.Tensor,
         target: torch.Tensor,
@@ -59,7 +59,7 @@ class CrossEntropyFunction(torch.autograd.Function):
 
     @staticmethod
     @once_differentiable
-    def backward(ctx: Any, grad_output: torch.Tensor) -> tuple[torch.Tensor, None, None, None, None]:  # type: ignore[override]
+    def backward(ctx: Any, grad_output: torch.Tensor) -> tuple[torch.Tensor, None, None, None, None]:
         log_probs, safe_target, scale = ctx.saved_tensors
         grad = log_probs.exp()  # softmax, (N, C, *)
         grad.scatter_add_(1, safe_target.unsqueeze(1), -torch.ones_like(log_probs[:, :1]))  # - onehot

@@ -43,12 +43,14 @@ class ReliabilityCurve:
     count: torch.Tensor  #: (n_bins,) number of examples in each bin
 
 
-def _check_scores_and_target(scores: object, target: object, name: str, holds: str) -> tuple[torch.Tensor, torch.Tensor]:
+def _check_scores_and_target(
+    scores: object, target: object, name: str, holds: str
+) -> tuple[torch.Tensor, torch.Tensor]:
     """``scores (N, C)`` (probabilities or logits) and class indices ``target (N,)`` in ``[0, C)``."""
-    check_floating(scores, name, holds)
+    scores = check_floating(scores, name, holds)
     if scores.dim() != 2:
         raise ValueError(f"{name} has shape {tuple(scores.shape)}; expected (N, C), one row per example")
-    check_tensor(target, "target")
+    target = check_tensor(target, "target")
     check_target_shape(target, tuple(scores.shape[:1]), name, tuple(scores.shape))
     indices = check_index_dtype(target)
     check_class_indices(indices, scores.shape[1], "target")

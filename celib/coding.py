@@ -114,6 +114,7 @@ def canonical_code(lengths: Sequence[int] | torch.Tensor) -> list[str]:
     if len(lengths) == 0:
         raise ValueError("lengths must hold at least one length; got an empty sequence")
     checked = []
+    length: Any
     for index, length in enumerate(lengths):
         if isinstance(length, float) and length.is_integer():
             length = int(length)  # an integer-valued float (or float tensor) is a length too
@@ -291,7 +292,9 @@ def decode(bits: str, code: Sequence[str]) -> list[int]:
     """
     code = _check_code(code)
     if not is_prefix_free(code):
-        raise ValueError("code must be prefix-free to be decoded symbol by symbol; some code word is a prefix of another")
+        raise ValueError(
+            "code must be prefix-free to be decoded symbol by symbol; some code word is a prefix of another"
+        )
     if not isinstance(bits, str):
         raise TypeError(f"bits must be a string of '0' and '1'; got {type(bits).__name__}")
     if set(bits) - {"0", "1"}:
@@ -308,7 +311,9 @@ def decode(bits: str, code: Sequence[str]) -> list[int]:
             raise ValueError(f"bits has {word!r} at position {start}, which starts no code word")
     if start < len(bits):
         tail = bits[start:]
-        raise ValueError(f"bits ends inside a code word: the last {len(tail)} bit(s) {tail!r} are not a complete code word")
+        raise ValueError(
+            f"bits ends inside a code word: the last {len(tail)} bit(s) {tail!r} are not a complete code word"
+        )
     return symbols
 
 

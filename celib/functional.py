@@ -39,10 +39,10 @@ from celib._checks import (
     check_cross_entropy_args,
     check_floating,
     check_nonnegative,
-    check_values,
     check_probabilities,
     check_reduction,
     check_same_dtype,
+    check_values,
     class_dim,
     describe,
 )
@@ -71,9 +71,9 @@ def _check_dims(input: torch.Tensor, dim: object, allow_tuple: bool) -> tuple[in
     rank = max(input.dim(), 1)  # like torch, a 0-d tensor has one dimension to reduce
     positive = []
     for d in dims:
-        if not -rank <= d < rank:  # type: ignore[operator]  # an Integral, checked above
+        if not -rank <= d < rank:
             raise IndexError(f"dim {d} is out of range for input with {input.dim()} dimension(s)")
-        positive.append(int(d) % rank)  # type: ignore[call-overload]
+        positive.append(int(d) % rank)
     if len(set(positive)) != len(positive):
         raise ValueError(f"dim {dim!r} names the same dimension twice")
     return tuple(positive)
@@ -83,7 +83,7 @@ def _check_broadcast_weight(input: torch.Tensor, weight: object, name: str, hint
     """``weight`` must be ``None`` or finite weights >= 0 of input's dtype that broadcast to input's shape."""
     if weight is None:
         return
-    check_floating(weight, name, "weights")
+    weight = check_floating(weight, name, "weights")
     check_same_dtype(weight, name, input)
     try:
         shape = torch.broadcast_shapes(weight.shape, input.shape)
@@ -98,7 +98,7 @@ def _check_broadcast_weight(input: torch.Tensor, weight: object, name: str, hint
 
 
 def _check_same_shape(input: torch.Tensor, target: object, holds: str) -> torch.Tensor:
-    check_floating(target, "target", holds)
+    target = check_floating(target, "target", holds)
     if target.shape != input.shape:
         raise ValueError(f"target has shape {tuple(target.shape)}; expected input's shape {tuple(input.shape)}")
     return target
@@ -323,9 +323,7 @@ def cross_entropy(
     >>> cross_entropy(torch.tensor([1.0, 3.0]).log(), torch.tensor([0.25, 0.75]))
     tensor(0.5623)
     """
-    indices, label_smoothing = check_cross_entropy_args(
-        input, target, weight, ignore_index, reduction, label_smoothing
-    )
+    indices, label_smoothing = check_cross_entropy_args(input, target, weight, ignore_index, reduction, label_smoothing)
     log_probs = _log_softmax(input, class_dim(input))
     if indices is None:
         return _soft_cross_entropy(log_probs, target, weight, reduction, label_smoothing)

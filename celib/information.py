@@ -17,9 +17,8 @@ import math
 
 import torch
 
-from celib._checks import ArrayLike
+from celib._checks import ArrayLike, as_float_tensor, check_distribution, check_probabilities, check_values, log_of_base
 from celib.printing import no_negative_zero
-from celib._checks import as_float_tensor, check_distribution, check_probabilities, check_values, log_of_base
 
 
 def self_information(p: ArrayLike, base: float = math.e) -> torch.Tensor:
@@ -203,7 +202,7 @@ def joint_entropy(pxy: ArrayLike, base: float = math.e) -> torch.Tensor:
 
 
 def conditional_entropy(pxy: ArrayLike, base: float = math.e) -> torch.Tensor:
-    r"""Conditional entropy of :math:`Y` given :math:`X`: :math:`H(Y \mid X) = -\sum_{x, y} p(x, y) \log_b \frac{p(x, y)}{p(x)}`.
+    r"""Conditional entropy :math:`H(Y \mid X) = -\sum_{x, y} p(x, y) \log_b \frac{p(x, y)}{p(x)}`.
 
     The surprise left in :math:`Y` once :math:`X` is known, averaged over :math:`X`. The chain
     rule :math:`H(X, Y) = H(X) + H(Y \mid X)` holds, and :math:`0 \le H(Y \mid X) \le H(Y)`.
@@ -278,5 +277,7 @@ def perplexity(cross_entropy_value: ArrayLike, base: float = math.e) -> torch.Te
     """
     value = as_float_tensor(cross_entropy_value, "cross_entropy_value")
     log_b = log_of_base(base)
-    check_values(value, "cross_entropy_value", value.detach() >= 0, "cross entropies >= 0 (in units of base)")  # False for NaN
+    check_values(
+        value, "cross_entropy_value", value.detach() >= 0, "cross entropies >= 0 (in units of base)"
+    )  # False for NaN
     return torch.exp(value * log_b)

@@ -132,6 +132,9 @@ class _Needs(NamedTuple):
     bias: bool = False
 
 
+_NO_GRADIENTS = _Needs()
+
+
 class _Gradients(NamedTuple):
     input: torch.Tensor | None
     weight: torch.Tensor | None
@@ -166,7 +169,7 @@ class _Buffers(NamedTuple):
 
 
 def _loss_and_gradients(
-    t: _Tensors, config: _Config, token_weight: torch.Tensor | None = None, needs: _Needs = _Needs()
+    t: _Tensors, config: _Config, token_weight: torch.Tensor | None = None, needs: _Needs = _NO_GRADIENTS
 ) -> tuple[torch.Tensor, _Gradients]:
     r"""Per-token losses and, if ``token_weight`` is given, the ``needs``-ed gradients of
     :math:`\sum_i a_i \ell_i` for the per-token weights :math:`a_i` = ``token_weight`` (0 for
@@ -298,7 +301,7 @@ class _LinearCrossEntropy(torch.autograd.Function):
     """Forward computes the loss and (for 'mean'/'sum') the gradients; backward scales them."""
 
     @staticmethod
-    def forward(  # type: ignore[override]
+    def forward(
         ctx: Any,
         input: torch.Tensor,
         weight: torch.Tensor,
@@ -324,7 +327,7 @@ class _LinearCrossEntropy(torch.autograd.Function):
 
     @staticmethod
     @once_differentiable
-    def backward(ctx: Any, grad_output: torch.Tensor) -> tuple[torch.Tensor | None, ...]:  # type: ignore[override]
+    def backward(ctx: Any, grad_output: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         if ctx.config.reduction == "none":
             t = _Tensors(*ctx.saved_tensors)
             token_weight = torch.where(t.valid, grad_output, 0)
@@ -362,7 +365,7 @@ def _prepare(
     smoothing = check_real(label_smoothing, "label_smoothing", minimum=0, maximum=1)
     rows = check_optional_int(chunk_size, "chunk_size", minimum=1)
     if rows is None:
-        rows = default_chunk_size(*input.shape, input.dtype)
+        rows = default_chunk_size(input.shape[0], input.shape[1], input.dtype)
     check_class_indices(target, weight.shape[0], "target", ignore_index)
     valid = target != ignore_index
     safe_target = torch.where(valid, target, 0)  # any class: ignored tokens are masked by valid

@@ -295,7 +295,9 @@ def focal_loss(
     indices, _ = check_cross_entropy_args(input, target, weight, ignore_index, reduction, allow_probabilities=False)
     assert indices is not None  # allow_probabilities=False: always class indices
     if input.dim() == 1:  # unbatched: (C,) logits with a 0-d target
-        return focal_loss(input.unsqueeze(0), indices.unsqueeze(0), weight, ignore_index, reduction, gamma=gamma).squeeze(0)
+        return focal_loss(
+            input.unsqueeze(0), indices.unsqueeze(0), weight, ignore_index, reduction, gamma=gamma
+        ).squeeze(0)
 
     keep, safe_target, w_y = _target_weights(indices, weight, ignore_index, input.dtype)  # (N, *) each
     # log_softmax (N, C, *) -> gather along C with index (N, 1, *) -> squeeze back to (N, *)
@@ -368,7 +370,9 @@ def accumulate_cross_entropy(
     check_choice(normalization, "normalization", ("global", "per_micro_batch"))
     class_dim = check_int(class_dim, "class_dim")
     if isinstance(micro_batches, (str, torch.Tensor)) or not isinstance(micro_batches, Sequence):
-        raise TypeError(f"micro_batches must be a sequence of (input, target) pairs; got {type(micro_batches).__name__}")
+        raise TypeError(
+            f"micro_batches must be a sequence of (input, target) pairs; got {type(micro_batches).__name__}"
+        )
     if not micro_batches:
         raise ValueError("micro_batches must hold at least one (input, target) pair; got none")
     pairs = [check_pair(pair, f"micro_batches[{m}]") for m, pair in enumerate(micro_batches)]
@@ -386,7 +390,11 @@ def accumulate_cross_entropy(
             denominators = _denominators([t for _, t in pairs], weight, ignore_index, normalization)
         # (N, *, C) -> (n, C) rows, (N, *) -> (n,)
         summed = F.cross_entropy(
-            logits.reshape(-1, logits.shape[-1]), target.reshape(-1), weight=weight, ignore_index=ignore_index, reduction="sum"
+            logits.reshape(-1, logits.shape[-1]),
+            target.reshape(-1),
+            weight=weight,
+            ignore_index=ignore_index,
+            reduction="sum",
         )
         loss = summed / denominators[m]
         loss.backward()  # adds this micro-batch's share to .grad; its graph is freed here

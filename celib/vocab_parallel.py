@@ -64,7 +64,7 @@ class _VocabParallelCrossEntropy(torch.autograd.Function):
     """Forward: three all-reduces per token give the exact loss; backward: one for grad_input."""
 
     @staticmethod
-    def forward(  # type: ignore[override]
+    def forward(
         ctx: Any, input: torch.Tensor, weight_shard: torch.Tensor, target: torch.Tensor, shard: _Shard
     ) -> torch.Tensor:
         eps = shard.label_smoothing
@@ -106,7 +106,7 @@ class _VocabParallelCrossEntropy(torch.autograd.Function):
 
     @staticmethod
     @once_differentiable
-    def backward(ctx: Any, grad_output: torch.Tensor) -> tuple[torch.Tensor | None, ...]:  # type: ignore[override]
+    def backward(ctx: Any, grad_output: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         input, weight_shard = ctx.saved_tensors
         scale = grad_output[:, None] if ctx.shard.reduction == "none" else grad_output
         g = ctx.grad_logits * scale.to(ctx.grad_logits.dtype)  # (N, V_r)
@@ -238,7 +238,7 @@ def run_vocab_parallel(
     if sum(sizes) != weight.shape[0]:
         raise ValueError(f"shard_sizes must add up to V = {weight.shape[0]} (weight's rows); got sum {sum(sizes)}")
     # Check the options here, in this process, so that a mistake is not reported by every rank.
-    options = {
+    options: dict[str, Any] = {
         "ignore_index": check_int(ignore_index, "ignore_index"),
         "reduction": check_reduction(reduction),
         "label_smoothing": check_real(label_smoothing, "label_smoothing", minimum=0, maximum=1),
@@ -266,4 +266,5 @@ def _vocab_parallel_rank(
     shard = weight[start : start + sizes[rank]].clone().requires_grad_()
     loss = vocab_parallel_cross_entropy(x, shard, target, vocab_start=start, **options)
     loss.backward(torch.ones_like(loss) if grad_output is None else grad_output)
+    assert x.grad is not None and shard.grad is not None  # both are leaves that require grad
     return RankResult(loss.detach(), x.grad, shard.grad, start)._asdict()

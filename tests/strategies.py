@@ -33,7 +33,7 @@ def classification_problem(shape, seed=0, *, ignore_index=-100, ignored=0.0, sca
 
 
 def linear_problem(n, d, v, *, seed=0, ignored=(), dtype=F64, bias=False):
-    """Hidden states ``(n, d)``, an output layer ``(v, d)`` (and bias), targets ``(n,)`` with ``ignored`` rows at -100."""
+    """Hidden states ``(n, d)``, a layer ``(v, d)`` (and bias), targets ``(n,)`` with rows ``ignored`` at -100."""
     g = generator(seed)
     x = torch.randn(n, d, generator=g, dtype=dtype)
     w = torch.randn(v, d, generator=g, dtype=dtype)

@@ -156,7 +156,10 @@ def test_rejects_bad_input_like_celib_functional(case):
 
 
 def test_rejects_a_target_of_the_wrong_shape():
-    with pytest.raises(ValueError, match=r"^target has shape \(3,\); expected class indices of shape \(2,\) for input of shape \(2, 3\)$"):
+    with pytest.raises(
+        ValueError,
+        match=r"^target has shape \(3,\); expected class indices of shape \(2,\) for input of shape \(2, 3\)$",
+    ):
         cross_entropy(X, torch.tensor([0, 1, 2]))
 
 

@@ -18,7 +18,12 @@ def test_every_method_runs_in_a_child_and_computes_the_same_gradient(capsys):
     bench.check_agreement(results, torch.float32)
     bench.print_table(results)
     table = capsys.readouterr().out.splitlines()
-    assert table[0].startswith("method") and [line.split()[0] for line in table[1:]] == ["naive", "chunked", "torch", "celib"]
+    assert table[0].startswith("method") and [line.split()[0] for line in table[1:]] == [
+        "naive",
+        "chunked",
+        "torch",
+        "celib",
+    ]
 
 
 def test_agreement_check_fails_when_a_method_disagrees():

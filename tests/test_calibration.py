@@ -85,11 +85,16 @@ class TestExpectedCalibrationError:
             expected_calibration_error(probs[0], labels[0])
         with pytest.raises(TypeError, match=r"^probs must be a torch.Tensor; got list$"):
             expected_calibration_error([[0.5, 0.5]], torch.tensor([0]))
-        with pytest.raises(TypeError, match=r"^target has dtype torch.float32; class-index targets must be torch.long or torch.uint8$"):
+        with pytest.raises(
+            TypeError, match=r"^target has dtype torch.float32; class-index targets must be torch.long or torch.uint8$"
+        ):
             expected_calibration_error(probs, labels.float())
         with pytest.raises(IndexError, match=r"^target must hold class indices in \[0, 2\); got 2$"):
             expected_calibration_error(probs, torch.tensor([0, 2]))
-        with pytest.raises(ValueError, match=r"^target has shape \(3,\); expected class indices of shape \(2,\) for probs of shape \(2, 2\)$"):
+        with pytest.raises(
+            ValueError,
+            match=r"^target has shape \(3,\); expected class indices of shape \(2,\) for probs of shape \(2, 2\)$",
+        ):
             expected_calibration_error(probs, torch.tensor([0, 1, 1]))
         for n_bins, error in ((0, ValueError), (2.5, TypeError), (True, TypeError)):
             with pytest.raises(error, match=r"^n_bins must be an int >= 1; got"):
@@ -113,8 +118,11 @@ class TestReliabilityCurve:
 
     def test_bin_edges_belong_to_the_lower_bin(self):
         probs, labels = two_class([0.5, 0.6, 0.8], [True, True, True])
-        curve = reliability_curve(torch.cat([probs, torch.tensor([[1.0, 0.0]], dtype=DTYPE)]),
-                                  torch.cat([labels, torch.tensor([0])]), n_bins=5)
+        curve = reliability_curve(
+            torch.cat([probs, torch.tensor([[1.0, 0.0]], dtype=DTYPE)]),
+            torch.cat([labels, torch.tensor([0])]),
+            n_bins=5,
+        )
         assert curve.count.tolist() == [0, 0, 2, 1, 1]  # 0.5 and 0.6 -> (0.4, 0.6]; 0.8 -> (0.6, 0.8]; 1 -> (0.8, 1]
 
     @settings(max_examples=15)
@@ -177,7 +185,10 @@ class TestFitTemperature:
             fit_temperature(torch.zeros(3), torch.tensor(0))
         with pytest.raises(TypeError, match=r"^target has dtype torch.float32"):
             fit_temperature(torch.zeros(2, 3), torch.tensor([0.0, 1.0]))
-        with pytest.raises(ValueError, match=r"^target has shape \(1,\); expected class indices of shape \(2,\) for logits of shape \(2, 3\)$"):
+        with pytest.raises(
+            ValueError,
+            match=r"^target has shape \(1,\); expected class indices of shape \(2,\) for logits of shape \(2, 3\)$",
+        ):
             fit_temperature(torch.zeros(2, 3), torch.tensor([0]))
         with pytest.raises(ValueError, match=r"^max_iter must be an int >= 1; got 0$"):
             fit_temperature(torch.zeros(2, 3), torch.tensor([0, 1]), max_iter=0)

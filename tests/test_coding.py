@@ -2,6 +2,7 @@
 
 import heapq
 import itertools
+
 import numpy as np
 import pytest
 import torch
@@ -34,7 +35,7 @@ def best_expected_length(p):
     """
     k = len(p)
     grid = np.array(list(itertools.product(range(1, k), repeat=k)))  # (candidates, K)
-    feasible = (2.0 ** -grid).sum(axis=1) <= 1
+    feasible = (2.0**-grid).sum(axis=1) <= 1
     return (grid[feasible] @ np.asarray(p)).min(), grid[feasible]
 
 
@@ -306,7 +307,10 @@ class TestBlockDistribution:
     def test_block_codes_approach_entropy(self):
         p = torch.tensor([0.9, 0.1], dtype=torch.float64)
         h = entropy(p, base=2).item()
-        per_symbol = [expected_length(huffman_code(block_distribution(p, n)), block_distribution(p, n)).item() / n for n in (1, 2, 3)]
+        per_symbol = [
+            expected_length(huffman_code(block_distribution(p, n)), block_distribution(p, n)).item() / n
+            for n in (1, 2, 3)
+        ]
         assert all(h <= rate < h + 1 / n for n, rate in zip((1, 2, 3), per_symbol))
         assert per_symbol[0] > per_symbol[1] > per_symbol[2]
 
@@ -318,4 +322,3 @@ class TestBlockDistribution:
     def test_rejects_non_distribution(self):
         with pytest.raises(ValueError, match=r"^p must sum to 1"):
             block_distribution([0.5, 0.4], 2)
-

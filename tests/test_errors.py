@@ -12,8 +12,9 @@ of range.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pytest
@@ -36,6 +37,7 @@ TARGET = torch.tensor([0, 1, 3])
 HIDDEN = torch.randn(3, 2, dtype=F64, generator=generator(1))
 LAYER = torch.randn(C, 2, dtype=F64, generator=generator(2))
 PROBS = LOGITS.softmax(1)
+LOG_PROBS = LOGITS.log_softmax(1)
 
 
 def model():
@@ -70,26 +72,26 @@ FUNCTIONS = {
         LOSS | {"label_smoothing"},
     ),
     "functional.nll_loss": Function(
-        lambda input=LOGITS.log_softmax(1), target=TARGET, weight=None, ignore_index=-100, reduction="mean": (
-            cf.nll_loss(input, target, weight, ignore_index, reduction)
+        lambda input=LOG_PROBS, target=TARGET, weight=None, ignore_index=-100, reduction="mean": cf.nll_loss(
+            input, target, weight, ignore_index, reduction
         ),
         LOSS,
     ),
     "autograd.cross_entropy": Function(
-        lambda input=LOGITS, target=TARGET, weight=None, ignore_index=-100, reduction="mean": (
-            ca.cross_entropy(input, target, weight, ignore_index, reduction)
+        lambda input=LOGITS, target=TARGET, weight=None, ignore_index=-100, reduction="mean": ca.cross_entropy(
+            input, target, weight, ignore_index, reduction
         ),
         LOSS,
     ),
     "training.focal_loss": Function(
-        lambda input=LOGITS, target=TARGET, weight=None, ignore_index=-100, reduction="mean": (
-            training.focal_loss(input, target, weight, ignore_index, reduction, gamma=2.0)
+        lambda input=LOGITS, target=TARGET, weight=None, ignore_index=-100, reduction="mean": training.focal_loss(
+            input, target, weight, ignore_index, reduction, gamma=2.0
         ),
         LOSS,
     ),
     "training.accumulate_cross_entropy": Function(
-        lambda target=TARGET, weight=None, ignore_index=-100: (
-            training.accumulate_cross_entropy(model(), [(HIDDEN, target)], weight=weight, ignore_index=ignore_index)
+        lambda target=TARGET, weight=None, ignore_index=-100: training.accumulate_cross_entropy(
+            model(), [(HIDDEN, target)], weight=weight, ignore_index=ignore_index
         ),
         {"target", "weight", "ignore_index"},
         target="micro_batches[0] target",
@@ -103,7 +105,8 @@ FUNCTIONS = {
     ),
     "training.train_epoch": Function(
         lambda target=TARGET, batch_size=2: (
-            (m := model()) and training.train_epoch(m, _sgd(m), cf.cross_entropy, (HIDDEN, target), batch_size=batch_size)
+            (m := model())
+            and training.train_epoch(m, _sgd(m), cf.cross_entropy, (HIDDEN, target), batch_size=batch_size)
         ),
         {"target", "batch_size"},
         target="train target",
@@ -138,8 +141,13 @@ FUNCTIONS = {
     "linear_cross_entropy": Function(
         lambda input=HIDDEN, target=TARGET, ignore_index=-100, reduction="mean", label_smoothing=0.0, chunk_size=2: (
             lce.linear_cross_entropy(
-                input, LAYER, target, ignore_index=ignore_index, reduction=reduction,
-                label_smoothing=label_smoothing, chunk_size=chunk_size,
+                input,
+                LAYER,
+                target,
+                ignore_index=ignore_index,
+                reduction=reduction,
+                label_smoothing=label_smoothing,
+                chunk_size=chunk_size,
             )
         ),
         {"input", "target", "ignore_index", "reduction", "label_smoothing", "chunk_size"},
@@ -147,7 +155,12 @@ FUNCTIONS = {
     "vocab_parallel_cross_entropy": Function(
         lambda input=HIDDEN, target=TARGET, ignore_index=-100, reduction="mean", label_smoothing=0.0: (
             vp.vocab_parallel_cross_entropy(
-                input, LAYER, target, vocab_start=0, ignore_index=ignore_index, reduction=reduction,
+                input,
+                LAYER,
+                target,
+                vocab_start=0,
+                ignore_index=ignore_index,
+                reduction=reduction,
                 label_smoothing=label_smoothing,
             )
         ),
@@ -167,14 +180,20 @@ class Mistake:
 
 MISTAKES = {
     "a list for the scores": Mistake("input", [[0.0] * C] * 3, TypeError, "{input} must be a torch.Tensor; got list"),
-    "integer scores": Mistake("input", torch.zeros(3, C, dtype=torch.long), TypeError, "{input} has dtype torch.int64; "),
+    "integer scores": Mistake(
+        "input", torch.zeros(3, C, dtype=torch.long), TypeError, "{input} has dtype torch.int64; "
+    ),
     "a list for the target": Mistake("target", [0, 1, 3], TypeError, "{target} must be a torch.Tensor; got list"),
     "int32 target": Mistake(
-        "target", TARGET.int(), TypeError,
+        "target",
+        TARGET.int(),
+        TypeError,
         "{target} has dtype torch.int32; class-index targets must be torch.long or torch.uint8",
     ),
     "float target": Mistake(
-        "target", TARGET.float(), TypeError,
+        "target",
+        TARGET.float(),
+        TypeError,
         "{target} has dtype torch.float32; class-index targets must be torch.long or torch.uint8",
     ),
     "uint8 target": Mistake("target", TARGET.to(torch.uint8), None),
@@ -182,10 +201,16 @@ MISTAKES = {
         "target", torch.tensor([0, C, 1]), IndexError, "{target} must hold class indices in [0, 4){or_ignore}; got 4"
     ),
     "too-short class weight": Mistake(
-        "weight", torch.ones(C - 1, dtype=F64), ValueError, "weight has shape (3,); expected (C,) = (4,), one weight per class"
+        "weight",
+        torch.ones(C - 1, dtype=F64),
+        ValueError,
+        "weight has shape (3,); expected (C,) = (4,), one weight per class",
     ),
     "negative class weight": Mistake(
-        "weight", torch.tensor([1.0, -1.0, 1.0, 1.0], dtype=F64), ValueError, "weight must hold finite values >= 0; got -1.0"
+        "weight",
+        torch.tensor([1.0, -1.0, 1.0, 1.0], dtype=F64),
+        ValueError,
+        "weight must hold finite values >= 0; got -1.0",
     ),
     "class weight of another dtype": Mistake(
         "weight", torch.ones(C), TypeError, "weight has dtype torch.float32; it must match {whose} dtype torch.float64"
@@ -207,7 +232,9 @@ MISTAKES = {
     ),
     "numpy label_smoothing": Mistake("label_smoothing", np.float32(0.0), None),
     "chunk_size 0": Mistake("chunk_size", 0, ValueError, "chunk_size must be an int >= 1 or None; got 0"),
-    "float chunk_size": Mistake("chunk_size", 2.0, TypeError, "chunk_size must be an int >= 1 or None; got 2.0 (float)"),
+    "float chunk_size": Mistake(
+        "chunk_size", 2.0, TypeError, "chunk_size must be an int >= 1 or None; got 2.0 (float)"
+    ),
     "numpy chunk_size": Mistake("chunk_size", np.int64(2), None),
     "n_bins 0": Mistake("n_bins", 0, ValueError, "n_bins must be an int >= 1; got 0"),
     "numpy n_bins": Mistake("n_bins", np.int32(3), None),
@@ -215,7 +242,9 @@ MISTAKES = {
     "numpy max_iter": Mistake("max_iter", np.int64(5), None),
     "negative epochs": Mistake("epochs", -1, ValueError, "epochs must be an int >= 0; got -1"),
     "numpy epochs": Mistake("epochs", np.int64(1), None),
-    "bool batch_size": Mistake("batch_size", True, TypeError, "batch_size must be an int >= 1 or None; got True (bool)"),
+    "bool batch_size": Mistake(
+        "batch_size", True, TypeError, "batch_size must be an int >= 1 or None; got True (bool)"
+    ),
     "numpy batch_size": Mistake("batch_size", np.int64(2), None),
 }
 
@@ -264,8 +293,16 @@ def test_every_public_function_of_the_loss_modules_is_probed():
     # Not probed here: the softmax family and the binary losses (no class-index target; their
     # checks are in test_functional), run_vocab_parallel (spawns processes; tested with the same
     # checks in test_vocab_parallel), default_chunk_size (a formula of ints).
-    left_out = {"softmax", "log_softmax", "logsumexp", "binary_cross_entropy", "binary_cross_entropy_with_logits",
-                "kl_div", "run_vocab_parallel", "default_chunk_size"}
+    left_out = {
+        "softmax",
+        "log_softmax",
+        "logsumexp",
+        "binary_cross_entropy",
+        "binary_cross_entropy_with_logits",
+        "kl_div",
+        "run_vocab_parallel",
+        "default_chunk_size",
+    }
     assert public - left_out == probed
 
 
@@ -274,13 +311,16 @@ def test_every_public_function_of_the_loss_modules_is_probed():
 MATH_CASES = {
     "entropy, numpy base": (lambda: info.entropy([0.5, 0.5], base=np.float64(2.0)), None, ""),
     "entropy, str base": (
-        lambda: info.entropy([0.5, 0.5], base="2"), TypeError,
+        lambda: info.entropy([0.5, 0.5], base="2"),
+        TypeError,
         "base must be a finite real number > 0 and != 1; got '2' (str)",
     ),
     "entropy, numpy dim": (lambda: info.entropy([[0.5, 0.5]], dim=np.int64(1)), None, ""),
     "block_distribution, numpy n": (lambda: coding.block_distribution([0.5, 0.5], np.int64(2)), None, ""),
     "block_distribution, float n": (
-        lambda: coding.block_distribution([0.5, 0.5], 2.0), TypeError, "n must be an int >= 1; got 2.0 (float)"
+        lambda: coding.block_distribution([0.5, 0.5], 2.0),
+        TypeError,
+        "n must be an int >= 1; got 2.0 (float)",
     ),
     "encode, numpy symbols": (lambda: coding.encode([np.int64(1)], ["0", "1"]), None, ""),
 }

@@ -375,7 +375,11 @@ class TestKlDiv:
     def test_matches_torch(self, shape, seed, reduction, log_target):
         g = generator(seed)
         dim = -1 if shape else None
-        log_q = torch.log_softmax(torch.randn(shape, generator=g, dtype=F64) * 3, dim=dim) if shape else torch.rand((), generator=g, dtype=F64).log()
+        log_q = (
+            torch.log_softmax(torch.randn(shape, generator=g, dtype=F64) * 3, dim=dim)
+            if shape
+            else torch.rand((), generator=g, dtype=F64).log()
+        )
         p = torch.rand(shape, generator=g, dtype=F64)
         if not log_target:
             p = torch.where(torch.rand(shape, generator=g) < 0.2, 0.0, p)  # exact zeros: 0 log 0 = 0
@@ -392,7 +396,10 @@ class TestKlDiv:
 
     def test_zero_target_on_masked_input_is_zero_not_nan(self):
         log_q = torch.tensor([0.0, -torch.inf], dtype=F64)
-        for target, log_target in [(torch.tensor([1.0, 0.0], dtype=F64), False), (torch.tensor([0.0, -torch.inf], dtype=F64), True)]:
+        for target, log_target in [
+            (torch.tensor([1.0, 0.0], dtype=F64), False),
+            (torch.tensor([0.0, -torch.inf], dtype=F64), True),
+        ]:
             assert cf.kl_div(log_q, target, reduction="sum", log_target=log_target).item() == 0.0
 
 
@@ -407,50 +414,215 @@ PROB = torch.tensor([0.2, 0.9], dtype=F64)
 BIN = torch.tensor([0.0, 1.0], dtype=F64)
 
 BAD_INPUTS = {
-    "integer logits": (lambda: cf.cross_entropy(X.long(), Y), TypeError, r"^input has dtype torch.int64; logits must be floating point"),
-    "logits not a tensor": (lambda: cf.cross_entropy([[0.0, 1.0]], torch.tensor([0])), TypeError, r"^input must be a torch.Tensor"),
-    "0-d logits": (lambda: cf.cross_entropy(torch.tensor(1.0), torch.tensor(0)), ValueError, r"^input has shape \(\); expected \(C,\) or \(N, C, d1, ..., dK\), with a class dimension$"),
-    "float class targets": (lambda: cf.cross_entropy(X, Y.double()), TypeError, r"^target has dtype torch.float64; class-index targets must be torch.long"),
-    "int32 class targets": (lambda: cf.cross_entropy(X, Y.int()), TypeError, r"^target has dtype torch.int32; class-index targets must be torch.long"),
-    "target too large": (lambda: cf.cross_entropy(X, torch.tensor([0, 4, 1])), IndexError, r"^target must hold class indices in \[0, 4\) or ignore_index=-100; got 4"),
-    "negative target": (lambda: cf.cross_entropy(X, torch.tensor([0, -5, 1])), IndexError, r"^target must hold class indices .*; got -5"),
-    "-100 not ignored": (lambda: cf.cross_entropy(X, torch.tensor([0, -100, 1]), ignore_index=-1), IndexError, r"^target must hold class indices in \[0, 4\) or ignore_index=-1; got -100"),
-    "batch size": (lambda: cf.cross_entropy(X, Y[:2]), ValueError, r"^target has shape \(2,\); expected class indices of shape \(3,\) or probabilities of shape \(3, 4\) for input of shape \(3, 4\)$"),
-    "spatial dims": (lambda: cf.cross_entropy(torch.randn(2, 3, 4, dtype=F64), torch.zeros(2, 5, dtype=torch.long)), ValueError, r"^target has shape \(2, 5\); .*class indices of shape \(2, 4\)"),
+    "integer logits": (
+        lambda: cf.cross_entropy(X.long(), Y),
+        TypeError,
+        r"^input has dtype torch.int64; logits must be floating point",
+    ),
+    "logits not a tensor": (
+        lambda: cf.cross_entropy([[0.0, 1.0]], torch.tensor([0])),
+        TypeError,
+        r"^input must be a torch.Tensor",
+    ),
+    "0-d logits": (
+        lambda: cf.cross_entropy(torch.tensor(1.0), torch.tensor(0)),
+        ValueError,
+        r"^input has shape \(\); expected \(C,\) or \(N, C, d1, ..., dK\), with a class dimension$",
+    ),
+    "float class targets": (
+        lambda: cf.cross_entropy(X, Y.double()),
+        TypeError,
+        r"^target has dtype torch.float64; class-index targets must be torch.long",
+    ),
+    "int32 class targets": (
+        lambda: cf.cross_entropy(X, Y.int()),
+        TypeError,
+        r"^target has dtype torch.int32; class-index targets must be torch.long",
+    ),
+    "target too large": (
+        lambda: cf.cross_entropy(X, torch.tensor([0, 4, 1])),
+        IndexError,
+        r"^target must hold class indices in \[0, 4\) or ignore_index=-100; got 4",
+    ),
+    "negative target": (
+        lambda: cf.cross_entropy(X, torch.tensor([0, -5, 1])),
+        IndexError,
+        r"^target must hold class indices .*; got -5",
+    ),
+    "-100 not ignored": (
+        lambda: cf.cross_entropy(X, torch.tensor([0, -100, 1]), ignore_index=-1),
+        IndexError,
+        r"^target must hold class indices in \[0, 4\) or ignore_index=-1; got -100",
+    ),
+    "batch size": (
+        lambda: cf.cross_entropy(X, Y[:2]),
+        ValueError,
+        r"^target has shape \(2,\); expected class indices of shape \(3,\) or probabilities of shape \(3, 4\) "
+        r"for input of shape \(3, 4\)$",
+    ),
+    "spatial dims": (
+        lambda: cf.cross_entropy(torch.randn(2, 3, 4, dtype=F64), torch.zeros(2, 5, dtype=torch.long)),
+        ValueError,
+        r"^target has shape \(2, 5\); .*class indices of shape \(2, 4\)",
+    ),
     "(N, 1) target": (lambda: cf.cross_entropy(X, Y[:, None]), ValueError, r"^target has shape \(3, 1\)"),
-    "unbatched (1,) target": (lambda: cf.cross_entropy(X[0], torch.tensor([1])), ValueError, r"^target has shape \(1,\); .*class indices of shape \(\)"),
-    "one-hot long targets": (lambda: cf.cross_entropy(X, F.one_hot(Y, 4)), TypeError, r"^target has the input's shape \(3, 4\) and dtype torch.int64; probability targets must be floating point .*target.argmax\(1\)"),
-    "probabilities not summing to 1": (lambda: cf.cross_entropy(X, P * 2), ValueError, r"^target must sum to 1 along dim 1"),
-    "negative probabilities": (lambda: cf.cross_entropy(X, P - 0.5), ValueError, r"^target must hold probabilities in \[0, 1\]"),
-    "ignore_index with probabilities": (lambda: cf.cross_entropy(X, P, ignore_index=1), ValueError, r"^ignore_index=1 has no effect with probability targets"),
-    "negative ignore_index with probabilities": (lambda: cf.cross_entropy(X, P, ignore_index=-1), ValueError, r"^ignore_index=-1 has no effect"),
-    "float ignore_index": (lambda: cf.cross_entropy(X, Y, ignore_index=1.0), TypeError, r"^ignore_index must be an int; got 1.0"),
-    "weight length": (lambda: cf.cross_entropy(X, Y, weight=torch.ones(3, dtype=F64)), ValueError, r"^weight has shape \(3,\); expected \(C,\) = \(4,\), one weight per class$"),
-    "weight rank": (lambda: cf.cross_entropy(X, Y, weight=torch.ones(1, 4, dtype=F64)), ValueError, r"^weight has shape \(1, 4\)"),
-    "weight dtype": (lambda: cf.cross_entropy(X, Y, weight=torch.ones(4)), TypeError, r"^weight has dtype torch.float32; it must match input's dtype torch.float64"),
-    "negative weight": (lambda: cf.cross_entropy(X, Y, weight=-torch.ones(4, dtype=F64)), ValueError, r"^weight must hold finite values >= 0; got -1.0"),
-    "unknown reduction": (lambda: cf.cross_entropy(X, Y, reduction="avg"), ValueError, r"^reduction must be one of 'none', 'mean', 'sum'; got 'avg'"),
-    "smoothing above 1": (lambda: cf.cross_entropy(X, Y, label_smoothing=1.5), ValueError, r"^label_smoothing must be a real number in \[0, 1\]; got 1.5$"),
-    "negative smoothing": (lambda: cf.cross_entropy(X, Y, label_smoothing=-0.1), ValueError, r"^label_smoothing must be a real number in \[0, 1\]; got -0.1$"),
-    "nll probabilities": (lambda: cf.nll_loss(X, P), ValueError, r"^target has the input's shape \(3, 4\), the shape of probability targets; expected class indices of shape \(3,\) \(this function takes class indices only\)$"),
-    "nll integer input": (lambda: cf.nll_loss(X.long(), Y), TypeError, r"^input has dtype torch.int64; log-probabilities must be floating point"),
+    "unbatched (1,) target": (
+        lambda: cf.cross_entropy(X[0], torch.tensor([1])),
+        ValueError,
+        r"^target has shape \(1,\); .*class indices of shape \(\)",
+    ),
+    "one-hot long targets": (
+        lambda: cf.cross_entropy(X, F.one_hot(Y, 4)),
+        TypeError,
+        r"^target has the input's shape \(3, 4\) and dtype torch.int64; probability targets must be floating point "
+        r".*target.argmax\(1\)",
+    ),
+    "probabilities not summing to 1": (
+        lambda: cf.cross_entropy(X, P * 2),
+        ValueError,
+        r"^target must sum to 1 along dim 1",
+    ),
+    "negative probabilities": (
+        lambda: cf.cross_entropy(X, P - 0.5),
+        ValueError,
+        r"^target must hold probabilities in \[0, 1\]",
+    ),
+    "ignore_index with probabilities": (
+        lambda: cf.cross_entropy(X, P, ignore_index=1),
+        ValueError,
+        r"^ignore_index=1 has no effect with probability targets",
+    ),
+    "negative ignore_index with probabilities": (
+        lambda: cf.cross_entropy(X, P, ignore_index=-1),
+        ValueError,
+        r"^ignore_index=-1 has no effect",
+    ),
+    "float ignore_index": (
+        lambda: cf.cross_entropy(X, Y, ignore_index=1.0),
+        TypeError,
+        r"^ignore_index must be an int; got 1.0",
+    ),
+    "weight length": (
+        lambda: cf.cross_entropy(X, Y, weight=torch.ones(3, dtype=F64)),
+        ValueError,
+        r"^weight has shape \(3,\); expected \(C,\) = \(4,\), one weight per class$",
+    ),
+    "weight rank": (
+        lambda: cf.cross_entropy(X, Y, weight=torch.ones(1, 4, dtype=F64)),
+        ValueError,
+        r"^weight has shape \(1, 4\)",
+    ),
+    "weight dtype": (
+        lambda: cf.cross_entropy(X, Y, weight=torch.ones(4)),
+        TypeError,
+        r"^weight has dtype torch.float32; it must match input's dtype torch.float64",
+    ),
+    "negative weight": (
+        lambda: cf.cross_entropy(X, Y, weight=-torch.ones(4, dtype=F64)),
+        ValueError,
+        r"^weight must hold finite values >= 0; got -1.0",
+    ),
+    "unknown reduction": (
+        lambda: cf.cross_entropy(X, Y, reduction="avg"),
+        ValueError,
+        r"^reduction must be one of 'none', 'mean', 'sum'; got 'avg'",
+    ),
+    "smoothing above 1": (
+        lambda: cf.cross_entropy(X, Y, label_smoothing=1.5),
+        ValueError,
+        r"^label_smoothing must be a real number in \[0, 1\]; got 1.5$",
+    ),
+    "negative smoothing": (
+        lambda: cf.cross_entropy(X, Y, label_smoothing=-0.1),
+        ValueError,
+        r"^label_smoothing must be a real number in \[0, 1\]; got -0.1$",
+    ),
+    "nll probabilities": (
+        lambda: cf.nll_loss(X, P),
+        ValueError,
+        r"^target has the input's shape \(3, 4\), the shape of probability targets; expected class indices of "
+        r"shape \(3,\) \(this function takes class indices only\)$",
+    ),
+    "nll integer input": (
+        lambda: cf.nll_loss(X.long(), Y),
+        TypeError,
+        r"^input has dtype torch.int64; log-probabilities must be floating point",
+    ),
     "softmax integer input": (lambda: cf.softmax(torch.tensor([1, 2]), 0), TypeError, r"^input has dtype torch.int64"),
     "softmax dim": (lambda: cf.softmax(X, 2), IndexError, r"^dim 2 is out of range for input with 2 dimension"),
     "softmax dim type": (lambda: cf.softmax(X, None), TypeError, r"^dim must be an int; got None"),
-    "logsumexp repeated dim": (lambda: cf.logsumexp(X, (0, -2)), ValueError, r"^dim \(0, -2\) names the same dimension twice"),
-    "bce probabilities above 1": (lambda: cf.binary_cross_entropy(PROB + 0.5, BIN), ValueError, r"^input must hold probabilities in \[0, 1\]"),
-    "bce target -1": (lambda: cf.binary_cross_entropy(PROB, BIN * 2 - 1), ValueError, r"^target must hold probabilities in \[0, 1\]; .*-1.0"),
-    "bce integer target": (lambda: cf.binary_cross_entropy(PROB, BIN.long()), TypeError, r"^target has dtype torch.int64; probabilities must be floating point"),
-    "bce shape": (lambda: cf.binary_cross_entropy(PROB, BIN[:1]), ValueError, r"^target has shape \(1,\); expected input's shape \(2,\)"),
-    "bce weight shape": (lambda: cf.binary_cross_entropy(PROB, BIN, weight=torch.ones(3, dtype=F64)), ValueError, r"^weight has shape \(3,\); expected a shape that broadcasts to input's shape \(2,\)$"),
-    "logits target -1": (lambda: cf.binary_cross_entropy_with_logits(PROB, BIN * 2 - 1), ValueError, r"^target must hold probabilities in \[0, 1\]"),
-    "logits integer input": (lambda: cf.binary_cross_entropy_with_logits(BIN.long(), BIN), TypeError, r"^input has dtype torch.int64; logits must be floating point"),
-    "pos_weight shape": (lambda: cf.binary_cross_entropy_with_logits(X, P, pos_weight=torch.ones(3, dtype=F64)), ValueError, r"^pos_weight has shape \(3,\); expected a shape that broadcasts to input's shape \(3, 4\) \(one weight per class"),
-    "negative pos_weight": (lambda: cf.binary_cross_entropy_with_logits(X, P, pos_weight=-torch.ones(4, dtype=F64)), ValueError, r"^pos_weight must hold finite values >= 0"),
-    "kl probabilities as input": (lambda: cf.kl_div(P, P), ValueError, r"^input must hold log-probabilities \(<= 0\); got 0.25 and 11 other bad value\(s\) \(did you pass probabilities"),
-    "kl shapes": (lambda: cf.kl_div(P.log(), P[0]), ValueError, r"^target has shape \(4,\); expected input's shape \(3, 4\)"),
-    "kl reduction": (lambda: cf.kl_div(P.log(), P, reduction="avg"), ValueError, r"^reduction must be one of 'none', 'batchmean', 'sum', 'mean'; got 'avg'"),
-    "kl log_target positive": (lambda: cf.kl_div(P.log(), P, log_target=True), ValueError, r"^target must hold log-probabilities \(<= 0\) when log_target=True; got 0.25"),
+    "logsumexp repeated dim": (
+        lambda: cf.logsumexp(X, (0, -2)),
+        ValueError,
+        r"^dim \(0, -2\) names the same dimension twice",
+    ),
+    "bce probabilities above 1": (
+        lambda: cf.binary_cross_entropy(PROB + 0.5, BIN),
+        ValueError,
+        r"^input must hold probabilities in \[0, 1\]",
+    ),
+    "bce target -1": (
+        lambda: cf.binary_cross_entropy(PROB, BIN * 2 - 1),
+        ValueError,
+        r"^target must hold probabilities in \[0, 1\]; .*-1.0",
+    ),
+    "bce integer target": (
+        lambda: cf.binary_cross_entropy(PROB, BIN.long()),
+        TypeError,
+        r"^target has dtype torch.int64; probabilities must be floating point",
+    ),
+    "bce shape": (
+        lambda: cf.binary_cross_entropy(PROB, BIN[:1]),
+        ValueError,
+        r"^target has shape \(1,\); expected input's shape \(2,\)",
+    ),
+    "bce weight shape": (
+        lambda: cf.binary_cross_entropy(PROB, BIN, weight=torch.ones(3, dtype=F64)),
+        ValueError,
+        r"^weight has shape \(3,\); expected a shape that broadcasts to input's shape \(2,\)$",
+    ),
+    "logits target -1": (
+        lambda: cf.binary_cross_entropy_with_logits(PROB, BIN * 2 - 1),
+        ValueError,
+        r"^target must hold probabilities in \[0, 1\]",
+    ),
+    "logits integer input": (
+        lambda: cf.binary_cross_entropy_with_logits(BIN.long(), BIN),
+        TypeError,
+        r"^input has dtype torch.int64; logits must be floating point",
+    ),
+    "pos_weight shape": (
+        lambda: cf.binary_cross_entropy_with_logits(X, P, pos_weight=torch.ones(3, dtype=F64)),
+        ValueError,
+        r"^pos_weight has shape \(3,\); expected a shape that broadcasts to input's shape \(3, 4\) "
+        r"\(one weight per class",
+    ),
+    "negative pos_weight": (
+        lambda: cf.binary_cross_entropy_with_logits(X, P, pos_weight=-torch.ones(4, dtype=F64)),
+        ValueError,
+        r"^pos_weight must hold finite values >= 0",
+    ),
+    "kl probabilities as input": (
+        lambda: cf.kl_div(P, P),
+        ValueError,
+        r"^input must hold log-probabilities \(<= 0\); got 0.25 and 11 other bad value\(s\) "
+        r"\(did you pass probabilities",
+    ),
+    "kl shapes": (
+        lambda: cf.kl_div(P.log(), P[0]),
+        ValueError,
+        r"^target has shape \(4,\); expected input's shape \(3, 4\)",
+    ),
+    "kl reduction": (
+        lambda: cf.kl_div(P.log(), P, reduction="avg"),
+        ValueError,
+        r"^reduction must be one of 'none', 'batchmean', 'sum', 'mean'; got 'avg'",
+    ),
+    "kl log_target positive": (
+        lambda: cf.kl_div(P.log(), P, log_target=True),
+        ValueError,
+        r"^target must hold log-probabilities \(<= 0\) when log_target=True; got 0.25",
+    ),
     "kl log_target type": (lambda: cf.kl_div(P.log(), P, log_target="yes"), TypeError, r"^log_target must be a bool"),
 }
 
@@ -534,8 +706,17 @@ def test_no_fused_python_function_is_called(monkeypatch):
     def forbidden(*args, **kwargs):
         raise AssertionError("celib called a fused function")
 
-    for name in ["cross_entropy", "nll_loss", "log_softmax", "softmax", "binary_cross_entropy",
-                 "binary_cross_entropy_with_logits", "kl_div", "logsigmoid", "softplus"]:
+    for name in [
+        "cross_entropy",
+        "nll_loss",
+        "log_softmax",
+        "softmax",
+        "binary_cross_entropy",
+        "binary_cross_entropy_with_logits",
+        "kl_div",
+        "logsigmoid",
+        "softplus",
+    ]:
         monkeypatch.setattr(F, name, forbidden)
     for name in ["logsumexp", "log_softmax", "softmax", "sigmoid"]:
         monkeypatch.setattr(torch, name, forbidden)

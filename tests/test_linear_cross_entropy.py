@@ -8,21 +8,23 @@ import torch
 import torch.nn.functional as F
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
-from torch.utils._pytree import tree_leaves
 from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_leaves
 
 import celib.tracing as tracing
 from celib import linear_cross_entropy as lce
 from celib.linear_cross_entropy import default_chunk_size, linear_cross_entropy
-from tests.strategies import LEAVES, F64, loss_and_grads, naive
+from tests.strategies import F64, LEAVES, loss_and_grads, naive
 from tests.strategies import linear_problem as make_problem
+
 
 def chunked(x, w, y, b=None, **kwargs):
     return linear_cross_entropy(x, w, y, bias=b, **kwargs)
 
 
-def chunked_with_vocab_pass(x, w, y, b=None, *, ignore_index=-100, reduction="mean", label_smoothing=0.0,
-                            chunk_size=None):
+def chunked_with_vocab_pass(
+    x, w, y, b=None, *, ignore_index=-100, reduction="mean", label_smoothing=0.0, chunk_size=None
+):
     """linear_cross_entropy with the second pass over vocabulary blocks that bf16/fp16 take: exact in float64."""
     tensors, config = lce._prepare(x, w, y, b, ignore_index, reduction, label_smoothing, chunk_size)
     return lce._apply(tensors, dataclasses.replace(config, vocab_pass=True))
@@ -52,7 +54,7 @@ def assert_parity(x, w, b, y, grad_output=None, needs=LEAVES, fn=chunked, **kwar
     want, want_grads = loss_and_grads(naive, x, w, b, y, grad_output, needs, **kwargs)
     torch.testing.assert_close(got, want, rtol=1e-9, atol=1e-9, equal_nan=True)
     for name, g, h in zip([name for name in LEAVES if name in needs], got_grads, want_grads):
-        torch.testing.assert_close(g, h, rtol=1e-9, atol=1e-9, msg=lambda m: f"grad of {name}: {m}")
+        torch.testing.assert_close(g, h, rtol=1e-9, atol=1e-9, msg=lambda m, name=name: f"grad of {name}: {m}")
 
 
 class TestLinearCrossEntropy:
@@ -76,22 +78,34 @@ class TestLinearCrossEntropy:
         vocab_pass=st.booleans(),
         seed=st.integers(0, 2**16),
     )
-    def test_matches_naive_for_any_chunking(self, n, v, chunk_size, reduction, label_smoothing, ignore_index,
-                                            needs, vocab_pass, seed):
+    def test_matches_naive_for_any_chunking(
+        self, n, v, chunk_size, reduction, label_smoothing, ignore_index, needs, vocab_pass, seed
+    ):
         x, w, b, y = make_problem(n, 4, v, seed=seed, bias=seed % 2 == 0)
         assume(b is not None or needs != ("bias",))
         y[::3] = ignore_index
         grad_output = torch.rand(n, dtype=F64) if reduction == "none" else torch.tensor(0.7, dtype=F64)
         fn = chunked_with_vocab_pass if vocab_pass else chunked
-        assert_parity(x, w, b, y, grad_output, needs, fn=fn, reduction=reduction, label_smoothing=label_smoothing,
-                      ignore_index=ignore_index, chunk_size=chunk_size)
+        assert_parity(
+            x,
+            w,
+            b,
+            y,
+            grad_output,
+            needs,
+            fn=fn,
+            reduction=reduction,
+            label_smoothing=label_smoothing,
+            ignore_index=ignore_index,
+            chunk_size=chunk_size,
+        )
 
     @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
     def test_all_targets_ignored(self, reduction):
         x, w, b, y = make_problem(7, 3, 5, ignored=range(7), bias=True)
         assert_parity(x, w, b, y, reduction=reduction, label_smoothing=0.1, chunk_size=3)
         loss, grads = loss_and_grads(chunked, x, w, b, y, reduction=reduction)
-        assert (torch.isnan(loss) if reduction == "mean" else loss.eq(0).all())
+        assert torch.isnan(loss) if reduction == "mean" else loss.eq(0).all()
         assert all(g.eq(0).all() for g in grads)  # like PyTorch: NaN loss, zero gradients
 
     def test_ignore_index_inside_the_vocabulary(self):
@@ -143,9 +157,16 @@ class TestLinearCrossEntropy:
         grad_output = torch.rand(n) if reduction == "none" else None
         want, want_grads = loss_and_grads(naive, x, w, b, y, grad_output, reduction=reduction, label_smoothing=0.1)
         low = [t.to(dtype) for t in (x, w, b)]
-        got, got_grads = loss_and_grads(chunked, *low[:2], low[2], y,
-                                        None if grad_output is None else grad_output.to(dtype),
-                                        reduction=reduction, label_smoothing=0.1, chunk_size=chunk_size)
+        got, got_grads = loss_and_grads(
+            chunked,
+            *low[:2],
+            low[2],
+            y,
+            None if grad_output is None else grad_output.to(dtype),
+            reduction=reduction,
+            label_smoothing=0.1,
+            chunk_size=chunk_size,
+        )
         assert got.dtype == dtype and all(g.dtype == dtype for g in got_grads)
         torch.testing.assert_close(got.float(), want, rtol=2e-2, atol=2e-2)
         for g, h in zip(got_grads, want_grads):
@@ -161,10 +182,12 @@ class TestLinearCrossEntropy:
         _, truth = loss_and_grads(naive, x, w, b, y, grad_output, reduction=reduction, label_smoothing=0.1)
         low = [t.bfloat16() for t in (x, w, b)]
         low_grad_output = None if grad_output is None else grad_output.bfloat16()
-        _, ours = loss_and_grads(chunked, *low[:2], low[2], y, low_grad_output, reduction=reduction,
-                                 label_smoothing=0.1, chunk_size=4)
-        _, theirs = loss_and_grads(naive, *low[:2], low[2], y, low_grad_output, reduction=reduction,
-                                   label_smoothing=0.1)
+        _, ours = loss_and_grads(
+            chunked, *low[:2], low[2], y, low_grad_output, reduction=reduction, label_smoothing=0.1, chunk_size=4
+        )
+        _, theirs = loss_and_grads(
+            naive, *low[:2], low[2], y, low_grad_output, reduction=reduction, label_smoothing=0.1
+        )
 
         def error(g, true):
             return ((g.double() - true).norm() / true.norm()).item()
@@ -205,23 +228,48 @@ class TestBadInput:
     @pytest.mark.parametrize(
         ("change", "error", "message"),
         [
-            ({"input": torch.zeros(2, 4, 3, dtype=F64)}, ValueError,
-             r"^input has shape \(2, 4, 3\); expected \(N, D\) with N >= 1 tokens"),
-            ({"input": torch.zeros(4, 3, dtype=torch.long)}, TypeError,
-             r"^input has dtype torch.int64; hidden states must be floating point$"),
+            (
+                {"input": torch.zeros(2, 4, 3, dtype=F64)},
+                ValueError,
+                r"^input has shape \(2, 4, 3\); expected \(N, D\) with N >= 1 tokens",
+            ),
+            (
+                {"input": torch.zeros(4, 3, dtype=torch.long)},
+                TypeError,
+                r"^input has dtype torch.int64; hidden states must be floating point$",
+            ),
             ({"input": [[0.0] * 3] * 4}, TypeError, r"^input must be a torch.Tensor; got list$"),
-            ({"weight": torch.zeros(5, 4, dtype=F64)}, ValueError,
-             r"^weight has shape \(5, 4\); expected \(V, D\) with V >= 1 and D = 3, the width of input$"),
-            ({"weight": torch.zeros(0, 3, dtype=F64)}, ValueError, r"^weight has shape \(0, 3\); expected \(V, D\) with V >= 1"),
-            ({"weight": torch.zeros(5, 3, dtype=torch.float32)}, TypeError,
-             r"^weight has dtype torch.float32; it must match input's dtype torch.float64$"),
+            (
+                {"weight": torch.zeros(5, 4, dtype=F64)},
+                ValueError,
+                r"^weight has shape \(5, 4\); expected \(V, D\) with V >= 1 and D = 3, the width of input$",
+            ),
+            (
+                {"weight": torch.zeros(0, 3, dtype=F64)},
+                ValueError,
+                r"^weight has shape \(0, 3\); expected \(V, D\) with V >= 1",
+            ),
+            (
+                {"weight": torch.zeros(5, 3, dtype=torch.float32)},
+                TypeError,
+                r"^weight has dtype torch.float32; it must match input's dtype torch.float64$",
+            ),
             ({"bias": torch.zeros(4, dtype=F64)}, ValueError, r"^bias has shape \(4,\); expected \(V,\) = \(5,\)$"),
-            ({"target": torch.zeros(4, dtype=torch.int32)}, TypeError,
-             r"^target has dtype torch.int32; class-index targets must be torch.long or torch.uint8$"),
-            ({"target": torch.zeros(3, dtype=torch.long)}, ValueError,
-             r"^target has shape \(3,\); expected class indices of shape \(4,\) for input of shape \(4, 3\)$"),
-            ({"target": torch.tensor([0, 1, 5, 2])}, IndexError,
-             r"^target must hold class indices in \[0, 5\) or ignore_index=-100; got 5$"),
+            (
+                {"target": torch.zeros(4, dtype=torch.int32)},
+                TypeError,
+                r"^target has dtype torch.int32; class-index targets must be torch.long or torch.uint8$",
+            ),
+            (
+                {"target": torch.zeros(3, dtype=torch.long)},
+                ValueError,
+                r"^target has shape \(3,\); expected class indices of shape \(4,\) for input of shape \(4, 3\)$",
+            ),
+            (
+                {"target": torch.tensor([0, 1, 5, 2])},
+                IndexError,
+                r"^target must hold class indices in \[0, 5\) or ignore_index=-100; got 5$",
+            ),
             ({"target": torch.tensor([0, -1, 1, 2])}, IndexError, r"got -1$"),
             ({"reduction": "avg"}, ValueError, r"^reduction must be one of 'none', 'mean', 'sum'; got 'avg'$"),
             ({"label_smoothing": 1.5}, ValueError, r"^label_smoothing must be a real number in \[0, 1\]; got 1.5$"),

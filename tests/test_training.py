@@ -99,8 +99,14 @@ class TestFocalLoss:
             assert torch.isfinite(z.grad).all()
 
     @pytest.mark.parametrize(
-        ("gamma", "error"), [(-1.0, ValueError), (float("nan"), ValueError), (float("inf"), ValueError),
-                             ("2", TypeError), (True, TypeError)]
+        ("gamma", "error"),
+        [
+            (-1.0, ValueError),
+            (float("nan"), ValueError),
+            (float("inf"), ValueError),
+            ("2", TypeError),
+            (True, TypeError),
+        ],
     )
     def test_rejects_bad_gamma(self, gamma, error):
         with pytest.raises(error, match=r"^gamma must be a finite real number >= 0; got"):
@@ -108,15 +114,21 @@ class TestFocalLoss:
 
     def test_rejects_bad_targets_and_weights(self):
         logits = torch.zeros(2, 3)
-        with pytest.raises(TypeError, match=r"^target has dtype torch.float32; class-index targets must be torch.long or torch.uint8$"):
+        with pytest.raises(
+            TypeError, match=r"^target has dtype torch.float32; class-index targets must be torch.long or torch.uint8$"
+        ):
             focal_loss(logits, torch.tensor([0.0, 1.0]))
         with pytest.raises(IndexError, match=r"^target must hold class indices in \[0, 3\)"):
             focal_loss(logits, torch.tensor([0, 3]))
         with pytest.raises(ValueError, match=r"^target has shape \(3,\)"):
             focal_loss(logits, torch.tensor([0, 1, 2]))
-        with pytest.raises(ValueError, match=r"^target has the input's shape \(2, 3\), the shape of probability targets"):
+        with pytest.raises(
+            ValueError, match=r"^target has the input's shape \(2, 3\), the shape of probability targets"
+        ):
             focal_loss(logits, torch.full((2, 3), 1 / 3))
-        with pytest.raises(ValueError, match=r"^weight has shape \(2,\); expected \(C,\) = \(3,\), one weight per class$"):
+        with pytest.raises(
+            ValueError, match=r"^weight has shape \(2,\); expected \(C,\) = \(3,\), one weight per class$"
+        ):
             focal_loss(logits, torch.tensor([0, 1]), weight=torch.ones(2))
         with pytest.raises(ValueError, match=r"^reduction must be one of"):
             focal_loss(logits, torch.tensor([0, 1]), reduction="avg")
@@ -219,7 +231,11 @@ class TestAccumulateCrossEntropy:
             accumulate_cross_entropy(model, [(x, torch.tensor([0, 1]))], normalization="mean")
         with pytest.raises(ValueError, match=r"^micro_batches must hold at least one"):
             accumulate_cross_entropy(model, [])
-        with pytest.raises(TypeError, match=r"^micro_batches\[1\] target has dtype torch.float32; class-index targets must be torch.long or torch.uint8$"):
+        with pytest.raises(
+            TypeError,
+            match=r"^micro_batches\[1\] target has dtype torch.float32; class-index targets must be torch.long or "
+            r"torch.uint8$",
+        ):
             accumulate_cross_entropy(model, [(x, torch.tensor([0, 1])), (x, torch.tensor([0.0, 1.0]))])
         with pytest.raises(ValueError, match=r"^micro_batches hold no valid target"):
             accumulate_cross_entropy(model, [(x, torch.tensor([-100, -100]))])
@@ -227,19 +243,31 @@ class TestAccumulateCrossEntropy:
             accumulate_cross_entropy(
                 model, [(x, torch.tensor([0, 1])), (x, torch.tensor([-100, -100]))], normalization="per_micro_batch"
             )
-        with pytest.raises(IndexError, match=r"^micro_batches\[0\] target must hold class indices in \[0, 3\) or ignore_index=-100; got 5$"):
+        with pytest.raises(
+            IndexError,
+            match=r"^micro_batches\[0\] target must hold class indices in \[0, 3\) or ignore_index=-100; got 5$",
+        ):
             accumulate_cross_entropy(model, [(x, torch.tensor([0, 5]))])
-        with pytest.raises(ValueError, match=r"^weight has shape \(2,\); expected \(C,\) = \(3,\), one weight per class$"):
+        with pytest.raises(
+            ValueError, match=r"^weight has shape \(2,\); expected \(C,\) = \(3,\), one weight per class$"
+        ):
             accumulate_cross_entropy(model, [(x, torch.tensor([0, 2]))], weight=torch.ones(2, dtype=DTYPE))
         with pytest.raises(ValueError, match=r"^weight must hold finite values >= 0; got -1.0$"):
-            accumulate_cross_entropy(model, [(x, torch.tensor([0, 2]))], weight=torch.tensor([1.0, -1.0, 1.0], dtype=DTYPE))
-        with pytest.raises(TypeError, match=r"^weight has dtype torch.float32; it must match the logits' dtype torch.float64$"):
+            accumulate_cross_entropy(
+                model, [(x, torch.tensor([0, 2]))], weight=torch.tensor([1.0, -1.0, 1.0], dtype=DTYPE)
+            )
+        with pytest.raises(
+            TypeError, match=r"^weight has dtype torch.float32; it must match the logits' dtype torch.float64$"
+        ):
             accumulate_cross_entropy(model, [(x, torch.tensor([0, 2]))], weight=torch.ones(3))
         with pytest.raises(TypeError, match=r"^ignore_index must be an int; got 1.5 \(float\)$"):
             accumulate_cross_entropy(model, [(x, torch.tensor([0, 2]))], ignore_index=1.5)
         with pytest.raises(TypeError, match=r"^model must be a torch.nn.Module; got NoneType$"):
             accumulate_cross_entropy(None, [(x, torch.tensor([0, 2]))])
-        with pytest.raises(ValueError, match=r"^the model's output on micro_batches\[0\] has shape \(2, 3\); expected the target's shape \(2, 1\)"):
+        with pytest.raises(
+            ValueError,
+            match=r"^the model's output on micro_batches\[0\] has shape \(2, 3\); expected the target's shape \(2, 1\)",
+        ):
             accumulate_cross_entropy(model, [(x, torch.tensor([[0], [2]]))])
 
 
@@ -266,8 +294,16 @@ class TestLoop:
         model = TinyModel(0)
         optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
         generator = torch.Generator().manual_seed(shuffle_seed)
-        return fit(model, optimizer, F.cross_entropy, toy_data(0), toy_data(1), epochs=epochs, batch_size=8,
-                   generator=generator)
+        return fit(
+            model,
+            optimizer,
+            F.cross_entropy,
+            toy_data(0),
+            toy_data(1),
+            epochs=epochs,
+            batch_size=8,
+            generator=generator,
+        )
 
     def test_same_seeds_give_identical_histories(self):
         first, second = self.run(), self.run()
@@ -316,8 +352,14 @@ class TestLoop:
         x, y = toy_data(n=20)
         model = TinyModel()
         order = torch.randperm(20, generator=torch.Generator().manual_seed(5))
-        loss = train_epoch(model, torch.optim.SGD(model.parameters(), lr=0.0), F.cross_entropy, (x, y),
-                           batch_size=8, generator=torch.Generator().manual_seed(5))
+        loss = train_epoch(
+            model,
+            torch.optim.SGD(model.parameters(), lr=0.0),
+            F.cross_entropy,
+            (x, y),
+            batch_size=8,
+            generator=torch.Generator().manual_seed(5),
+        )
         sizes = [8, 8, 4]
         batch_losses = [F.cross_entropy(model(x[idx]), y[idx]).item() for idx in order.split(8)]
         assert loss == pytest.approx(sum(n * b for n, b in zip(sizes, batch_losses)) / 20, rel=1e-12)
@@ -343,9 +385,15 @@ class TestLoop:
             train_epoch(model, optimizer, F.cross_entropy, (x, y), batch_size=2.5)
         with pytest.raises(ValueError, match=r"^epochs must be an int >= 0; got -1$"):
             fit(model, optimizer, F.cross_entropy, (x, y), epochs=-1)
-        with pytest.raises(ValueError, match=r"^train has an input of shape \(40, 4\) and a target of shape \(39,\); expected the same number N"):
+        with pytest.raises(
+            ValueError,
+            match=r"^train has an input of shape \(40, 4\) and a target of shape \(39,\); expected the same number N",
+        ):
             fit(model, optimizer, F.cross_entropy, (x, y[:-1]), epochs=1)
-        with pytest.raises(TypeError, match=r"^val target has dtype torch.float64; class-index targets must be torch.long or torch.uint8$"):
+        with pytest.raises(
+            TypeError,
+            match=r"^val target has dtype torch.float64; class-index targets must be torch.long or torch.uint8$",
+        ):
             fit(model, optimizer, F.cross_entropy, (x, y), (x, y.double()), epochs=1)
         with pytest.raises(TypeError, match=r"^train must be a pair \(input, target\) of tensors; got Tensor$"):
             fit(model, optimizer, F.cross_entropy, x, epochs=1)
@@ -355,7 +403,10 @@ class TestLoop:
             evaluate(model, (x, torch.full((len(x),), 7)))
         with pytest.raises(ValueError, match=r"^data has an input of shape \(40, 4\) and a target of shape \(39,\)"):
             evaluate(model, (x, y[:-1]))
-        with pytest.raises(TypeError, match=r"^data target has dtype torch.float64; class-index targets must be torch.long or torch.uint8$"):
+        with pytest.raises(
+            TypeError,
+            match=r"^data target has dtype torch.float64; class-index targets must be torch.long or torch.uint8$",
+        ):
             evaluate(model, (x, y.double()))
         with pytest.raises(TypeError, match=r"^model must be a torch.nn.Module; got NoneType$"):
             evaluate(None, (x, y))

@@ -41,7 +41,9 @@ class TestVocabParallel:
 
     def test_target_outside_the_global_vocabulary(self, one_rank_group):
         x, w, _, y = make_problem(4, 3, 5)
-        with pytest.raises(IndexError, match=r"^target must hold class indices in \[0, 5\) or ignore_index=-100; got 7$"):
+        with pytest.raises(
+            IndexError, match=r"^target must hold class indices in \[0, 5\) or ignore_index=-100; got 7$"
+        ):
             vocab_parallel_cross_entropy(x, w, torch.tensor([0, 7, 1, 1]), vocab_start=0)
 
     @pytest.mark.parametrize(
@@ -89,5 +91,7 @@ class TestBadInput:
             run_vocab_parallel(self.x, self.w, self.y, [5], smoothing=0.1)
         with pytest.raises(ValueError, match=r"^reduction must be one of 'none', 'mean', 'sum'; got 'avg'$"):
             run_vocab_parallel(self.x, self.w, self.y, [5], reduction="avg")
-        with pytest.raises(IndexError, match=r"^target must hold class indices in \[0, 5\) or ignore_index=-100; got 7$"):
+        with pytest.raises(
+            IndexError, match=r"^target must hold class indices in \[0, 5\) or ignore_index=-100; got 7$"
+        ):
             run_vocab_parallel(self.x, self.w, torch.tensor([0, 7, 1, 1]), [5])
