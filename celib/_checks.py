@@ -194,10 +194,11 @@ def check_floating(x: Any, name: str, holds: str) -> torch.Tensor:
     return x
 
 
-def check_same_dtype(x: torch.Tensor, name: str, reference: torch.Tensor, whose: str = "input's") -> None:
-    """Raise ``TypeError`` unless ``x`` has the dtype of ``reference`` (``whose`` names it in the message)."""
+def check_same_dtype(x: torch.Tensor, name: str, reference: torch.Tensor, whose: str = "input's") -> torch.Tensor:
+    """Return ``x`` if it has the dtype of ``reference`` (``whose`` names the reference in the message)."""
     if x.dtype != reference.dtype:
         raise TypeError(f"{name} has dtype {x.dtype}; it must match {whose} dtype {reference.dtype}")
+    return x
 
 
 def as_float_tensor(x: Any, name: str) -> torch.Tensor:
@@ -235,8 +236,8 @@ def as_probability_vector(p: Any, name: str) -> torch.Tensor:
     return check_distribution(p, name)
 
 
-def check_values(x: torch.Tensor, name: str, ok: torch.Tensor, expected: str, hint: str = "") -> None:
-    """Raise ``ValueError`` unless the boolean tensor ``ok`` holds everywhere; show the first bad value.
+def check_values(x: torch.Tensor, name: str, ok: torch.Tensor, expected: str, hint: str = "") -> torch.Tensor:
+    """Return ``x`` if the boolean tensor ``ok`` holds everywhere; else show the first bad value.
 
     The one "find and report the first bad value" scan of celib: the message says what ``x``
     must hold, the first value that does not, and how many more there are.
@@ -248,7 +249,7 @@ def check_values(x: torch.Tensor, name: str, ok: torch.Tensor, expected: str, hi
     ValueError: weight must hold values >= 0; got -1.0
     """
     if bool(ok.all()):
-        return
+        return x
     bad = x.detach()[~ok]
     more = f" and {bad.numel() - 1} other bad value(s)" if bad.numel() > 1 else ""
     raise ValueError(f"{name} must hold {expected}; got {bad[0].item()!r}{more}{hint}")
@@ -325,10 +326,11 @@ def check_index_dtype(target: Any, name: str = "target") -> torch.Tensor:
 
 def check_class_indices(
     target: torch.Tensor, num_classes: int, name: str = "target", ignore_index: int | None = None
-) -> None:
-    """Raise ``IndexError`` unless every entry of ``target`` lies in ``[0, num_classes)`` or equals ``ignore_index``.
+) -> torch.Tensor:
+    """Return ``target`` if every entry lies in ``[0, num_classes)`` or equals ``ignore_index``.
 
     >>> check_class_indices(torch.tensor([0, 2, -100]), 3, ignore_index=-100)
+    tensor([   0,    2, -100])
     >>> check_class_indices(torch.tensor([0, 3]), 3)
     Traceback (most recent call last):
     ...
@@ -341,6 +343,7 @@ def check_class_indices(
     if outside.any():
         allowed = f"[0, {num_classes})" + ("" if ignore_index is None else f" or ignore_index={ignore_index}")
         raise IndexError(f"{name} must hold class indices in {allowed}; got {values[outside].flatten()[0].item()}")
+    return target
 
 
 def check_class_weight(
@@ -395,8 +398,8 @@ def check_target_shape(
     input_name: str,
     input_shape: tuple[int, ...],
     or_probabilities: bool = False,
-) -> None:
-    """Raise ``ValueError`` unless ``target`` has the shape of class indices for ``input_name``.
+) -> torch.Tensor:
+    """Return ``target`` if it has the shape of class indices for ``input_name``.
 
     >>> check_target_shape(torch.zeros(2), (3,), "probs", (3, 4))
     Traceback (most recent call last):
@@ -409,6 +412,7 @@ def check_target_shape(
             f"target has shape {tuple(target.shape)}; expected class indices of shape {tuple(index_shape)}{also} "
             f"for {input_name} of shape {tuple(input_shape)}"
         )
+    return target
 
 
 def check_class_target(
