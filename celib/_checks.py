@@ -236,8 +236,10 @@ def as_probability_vector(p: Any, name: str) -> torch.Tensor:
     return check_distribution(p, name)
 
 
-def check_values(x: torch.Tensor, name: str, ok: torch.Tensor, expected: str, hint: str = "") -> torch.Tensor:
-    """Return ``x`` if the boolean tensor ``ok`` holds everywhere; else show the first bad value.
+def check_values(
+    x: torch.Tensor, name: str, ok: torch.Tensor, expected: str, hint: str = "", error: type[Exception] = ValueError
+) -> torch.Tensor:
+    """Return ``x`` if the boolean tensor ``ok`` holds everywhere; else raise ``error`` showing the first bad value.
 
     The one "find and report the first bad value" scan of celib: the message says what ``x``
     must hold, the first value that does not, and how many more there are.
@@ -252,7 +254,7 @@ def check_values(x: torch.Tensor, name: str, ok: torch.Tensor, expected: str, hi
         return x
     bad = x.detach()[~ok]
     more = f" and {bad.numel() - 1} other bad value(s)" if bad.numel() > 1 else ""
-    raise ValueError(f"{name} must hold {expected}; got {bad[0].item()!r}{more}{hint}")
+    raise error(f"{name} must hold {expected}; got {bad[0].item()!r}{more}{hint}")
 
 
 def check_probabilities(p: torch.Tensor, name: str) -> torch.Tensor:
@@ -284,14 +286,10 @@ def check_distribution(p: torch.Tensor, name: str, dim: int | tuple[int, ...] = 
     ValueError: p must sum to 1 along dim -1 (tolerance 2.7e-06 for torch.float32); got a sum of 0.75
     """
     dims = dim if isinstance(dim, tuple) else (dim,)
-    for d in dims:
-        check_int(d, "dim")
     if p.dim() < len(dims):
         expected = "one dimension" if len(dims) == 1 else f"{len(dims)} dimensions"
         raise ValueError(f"{name} has shape {tuple(p.shape)}; expected at least {expected} (the outcomes)")
-    for d in dims:
-        if not -p.dim() <= d < p.dim():
-            raise IndexError(f"dim {d} is out of range for {name} with {p.dim()} dimension(s)")
+    dims = check_dims(p, dim, name, allow_tuple=isinstance(dim, tuple))
     size = math.prod(p.shape[d] for d in dims)
     check_probabilities(p, name)
     totals = p.detach().sum(dims)
@@ -303,6 +301,57 @@ def check_distribution(p: torch.Tensor, name: str, dim: int | tuple[int, ...] = 
             f"{name} must sum to 1 along dim {dim} (tolerance {tol:.1e} for {p.dtype}); got a sum of {worst!r}"
         )
     return p
+
+
+def check_dims(x: torch.Tensor, dim: object, name: str = "input", allow_tuple: bool = False) -> tuple[int, ...]:
+    """Return ``dim`` (an int, or a tuple of ints if ``allow_tuple``) as non-negative dims of ``x``.
+
+    Like torch, a 0-d tensor has one dimension (0 or -1) to reduce.
+
+    >>> check_dims(torch.zeros(2, 3), 2)
+    Traceback (most recent call last):
+    ...
+    IndexError: dim 2 is out of range for input with 2 dimension(s)
+    """
+    dims = dim if allow_tuple and isinstance(dim, tuple) else (dim,)
+    if not dims or any(isinstance(d, bool) or not isinstance(d, Integral) for d in dims):
+        expected = "an int or a non-empty tuple of ints" if allow_tuple else "an int"
+        raise TypeError(f"dim must be {expected}; got {describe(dim)}")
+    rank = max(x.dim(), 1)
+    positive = []
+    for d in dims:
+        if not -rank <= d < rank:
+            raise IndexError(f"dim {d} is out of range for {name} with {x.dim()} dimension(s)")
+        positive.append(int(d) % rank)
+    if len(set(positive)) != len(positive):
+        raise ValueError(f"dim {dim!r} names the same dimension twice")
+    return tuple(positive)
+
+
+def check_broadcast_weight(input: torch.Tensor, weight: Any, name: str, hint: str = "") -> torch.Tensor | None:
+    """Return ``weight`` if it is ``None`` or finite weights >= 0 of input's dtype that broadcast to its shape."""
+    if weight is None:
+        return None
+    weight = check_floating(weight, name, "weights")
+    check_same_dtype(weight, name, input)
+    try:
+        shape = torch.broadcast_shapes(weight.shape, input.shape)
+    except RuntimeError:
+        shape = None
+    if shape != input.shape:
+        raise ValueError(
+            f"{name} has shape {tuple(weight.shape)}; expected a shape that broadcasts to input's shape "
+            f"{tuple(input.shape)}{hint}"
+        )
+    return check_nonnegative(weight, name)
+
+
+def check_same_shape(input: torch.Tensor, target: Any, holds: str) -> torch.Tensor:
+    """Return ``target`` if it is a floating-point tensor (of ``holds``) of the input's shape."""
+    target = check_floating(target, "target", holds)
+    if target.shape != input.shape:
+        raise ValueError(f"target has shape {tuple(target.shape)}; expected input's shape {tuple(input.shape)}")
+    return target
 
 
 # --------------------------------------------------------------------------------------------
@@ -336,14 +385,12 @@ def check_class_indices(
     ...
     IndexError: target must hold class indices in [0, 3); got 3
     """
-    values = target.detach().long()
-    outside = (values < 0) | (values >= num_classes)
+    values = target.detach()
+    inside = (values >= 0) & (values < num_classes)
     if ignore_index is not None:
-        outside &= values != ignore_index
-    if outside.any():
-        allowed = f"[0, {num_classes})" + ("" if ignore_index is None else f" or ignore_index={ignore_index}")
-        raise IndexError(f"{name} must hold class indices in {allowed}; got {values[outside].flatten()[0].item()}")
-    return target
+        inside |= values == ignore_index
+    allowed = f"[0, {num_classes})" + ("" if ignore_index is None else f" or ignore_index={ignore_index}")
+    return check_values(target, name, inside, f"class indices in {allowed}", error=IndexError)
 
 
 def check_class_weight(
@@ -560,8 +607,28 @@ def check_pair(data: Any, name: str) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 # --------------------------------------------------------------------------------------------
-# The reduction
+# What every loss of class indices shares: the target weights and the reduction
 # --------------------------------------------------------------------------------------------
+
+
+def target_weights(
+    target: torch.Tensor, weight: torch.Tensor | None, ignore_index: int, dtype: torch.dtype
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The kept mask, a gather-safe target and the weight :math:`w_{y}` of each class-index target.
+
+    All three have ``target``'s shape ``(N, *)``: ``kept`` is False where ``y == ignore_index``,
+    ``safe_target`` replaces those ``y`` by class 0 (any valid index: their values are masked
+    out), and ``target_weight`` is :math:`w_y` (1 without ``weight``) where kept, else 0. Shared
+    by every loss of class indices (``nll_loss``, ``cross_entropy``, ``celib.autograd``,
+    ``focal_loss``, ``accumulate_cross_entropy``, ``linear_cross_entropy``).
+    """
+    kept = target != ignore_index  # (N, *)
+    safe_target = torch.where(kept, target, 0)  # (N, *)
+    if weight is None:
+        target_weight = kept.to(dtype)  # (N, *)
+    else:
+        target_weight = torch.where(kept, weight[safe_target], 0.0)  # (N, *)
+    return kept, safe_target, target_weight
 
 
 def apply_reduction(

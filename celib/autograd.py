@@ -19,8 +19,7 @@ from typing import Any
 import torch
 from torch.autograd.function import once_differentiable
 
-from celib._checks import apply_reduction, check_cross_entropy_args
-from celib.functional import _target_weights
+from celib._checks import apply_reduction, check_cross_entropy_args, target_weights
 
 __all__ = ["CrossEntropyFunction", "cross_entropy"]
 
@@ -47,7 +46,7 @@ class CrossEntropyFunction(torch.autograd.Function):
         # input (N, C, *), target (N, *) int64, weight (C,) or None
         shifted = input - input.amax(dim=1, keepdim=True)  # log-sum-exp with the max shift
         log_probs = shifted - shifted.exp().sum(dim=1, keepdim=True).log()  # (N, C, *)
-        keep, safe_target, w_y = _target_weights(target, weight, ignore_index, input.dtype)  # (N, *) each
+        keep, safe_target, w_y = target_weights(target, weight, ignore_index, input.dtype)  # (N, *) each
         nll = -log_probs.gather(1, safe_target.unsqueeze(1)).squeeze(1)  # (N, 1, *) -> (N, *)
         losses = torch.where(keep, w_y * nll, 0.0)  # (N, *): ignored elements contribute 0
         total_weight = w_y.sum()  # the mean's normaliser; 0 / 0 = nan if nothing is kept

@@ -29,22 +29,21 @@ derivative of the clamped value it returns.
 
 from __future__ import annotations
 
-from numbers import Integral
-
 import torch
 
 from celib._checks import (
     apply_reduction,
     check_bool,
+    check_broadcast_weight,
     check_cross_entropy_args,
+    check_dims,
     check_floating,
-    check_nonnegative,
     check_probabilities,
     check_reduction,
-    check_same_dtype,
+    check_same_shape,
     check_values,
     class_dim,
-    describe,
+    target_weights,
 )
 
 __all__ = [
@@ -60,48 +59,6 @@ __all__ = [
 
 #: Floor that PyTorch's ``binary_cross_entropy`` puts under each log: a loss term is at most 100.
 BCE_LOG_FLOOR = -100.0
-
-
-def _check_dims(input: torch.Tensor, dim: object, allow_tuple: bool) -> tuple[int, ...]:
-    """Return ``dim`` as a tuple of non-negative dims of ``input``; raise if one is invalid."""
-    dims = dim if allow_tuple and isinstance(dim, tuple) else (dim,)
-    if not dims or any(isinstance(d, bool) or not isinstance(d, Integral) for d in dims):
-        expected = "an int or a non-empty tuple of ints" if allow_tuple else "an int"
-        raise TypeError(f"dim must be {expected}; got {describe(dim)}")
-    rank = max(input.dim(), 1)  # like torch, a 0-d tensor has one dimension to reduce
-    positive = []
-    for d in dims:
-        if not -rank <= d < rank:
-            raise IndexError(f"dim {d} is out of range for input with {input.dim()} dimension(s)")
-        positive.append(int(d) % rank)
-    if len(set(positive)) != len(positive):
-        raise ValueError(f"dim {dim!r} names the same dimension twice")
-    return tuple(positive)
-
-
-def _check_broadcast_weight(input: torch.Tensor, weight: object, name: str, hint: str = "") -> None:
-    """``weight`` must be ``None`` or finite weights >= 0 of input's dtype that broadcast to input's shape."""
-    if weight is None:
-        return
-    weight = check_floating(weight, name, "weights")
-    check_same_dtype(weight, name, input)
-    try:
-        shape = torch.broadcast_shapes(weight.shape, input.shape)
-    except RuntimeError:
-        shape = None
-    if shape != input.shape:
-        raise ValueError(
-            f"{name} has shape {tuple(weight.shape)}; expected a shape that broadcasts to input's shape "
-            f"{tuple(input.shape)}{hint}"
-        )
-    check_nonnegative(weight, name)
-
-
-def _check_same_shape(input: torch.Tensor, target: object, holds: str) -> torch.Tensor:
-    target = check_floating(target, "target", holds)
-    if target.shape != input.shape:
-        raise ValueError(f"target has shape {tuple(target.shape)}; expected input's shape {tuple(input.shape)}")
-    return target
 
 
 # --------------------------------------------------------------------------------------------
@@ -141,7 +98,7 @@ def softmax(input: torch.Tensor, dim: int) -> torch.Tensor:
     tensor([0.5000, 0.5000])
     """
     check_floating(input, "input", "logits")
-    (dim,) = _check_dims(input, dim, allow_tuple=False)
+    (dim,) = check_dims(input, dim, allow_tuple=False)
     exps = torch.exp(input - _max_shift(input, (dim,)))
     return exps / exps.sum(dim, keepdim=True)
 
@@ -156,7 +113,7 @@ def log_softmax(input: torch.Tensor, dim: int) -> torch.Tensor:
     tensor([-200.,    0.])
     """
     check_floating(input, "input", "logits")
-    (dim,) = _check_dims(input, dim, allow_tuple=False)
+    (dim,) = check_dims(input, dim, allow_tuple=False)
     return _log_softmax(input, dim)
 
 
@@ -172,7 +129,7 @@ def logsumexp(input: torch.Tensor, dim: int | tuple[int, ...], keepdim: bool = F
     tensor(2.0794)
     """
     check_floating(input, "input", "values")
-    dims = _check_dims(input, dim, allow_tuple=True)
+    dims = check_dims(input, dim, allow_tuple=True)
     check_bool(keepdim, "keepdim")
     if input.dim() == 0:
         dims = ()
@@ -186,32 +143,12 @@ def logsumexp(input: torch.Tensor, dim: int | tuple[int, ...], keepdim: bool = F
 # --------------------------------------------------------------------------------------------
 
 
-def _target_weights(
-    target: torch.Tensor, weight: torch.Tensor | None, ignore_index: int, dtype: torch.dtype
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The kept mask, a gather-safe target and the weight :math:`w_{y}` of each class-index target.
-
-    All three have ``target``'s shape ``(N, *)``: ``kept`` is False where ``y == ignore_index``,
-    ``safe_target`` replaces those ``y`` by class 0 (any valid index: their values are masked
-    out), and ``target_weight`` is :math:`w_y` (1 without ``weight``) where kept, else 0. Shared
-    by every loss of class indices (``nll_loss``, ``cross_entropy``, ``celib.autograd``,
-    ``focal_loss``, ``accumulate_cross_entropy``, ``linear_cross_entropy``).
-    """
-    kept = target != ignore_index  # (N, *)
-    safe_target = torch.where(kept, target, 0)  # (N, *)
-    if weight is None:
-        target_weight = kept.to(dtype)  # (N, *)
-    else:
-        target_weight = torch.where(kept, weight[safe_target], 0.0)  # (N, *)
-    return kept, safe_target, target_weight
-
-
 def _picked_nll(
     log_probs: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None, ignore_index: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-element ``-w[y] * log_probs[y]`` and ``w[y]``, both 0 where ``y == ignore_index``."""
     dim = class_dim(log_probs)
-    kept, safe_target, target_weight = _target_weights(target, weight, ignore_index, log_probs.dtype)
+    kept, safe_target, target_weight = target_weights(target, weight, ignore_index, log_probs.dtype)
     # log_probs (N, C, *) -> gather along C with index (N, 1, *) -> squeeze back to (N, *)
     picked = log_probs.gather(dim, safe_target.unsqueeze(dim)).squeeze(dim)
     losses = torch.where(kept, -picked * target_weight, 0.0)  # (N, *)
@@ -375,9 +312,9 @@ def binary_cross_entropy(
     """
     check_floating(input, "input", "probabilities")
     check_probabilities(input, "input")
-    _check_same_shape(input, target, "probabilities")
+    check_same_shape(input, target, "probabilities")
     check_probabilities(target, "target")
-    _check_broadcast_weight(input, weight, "weight")
+    check_broadcast_weight(input, weight, "weight")
     check_reduction(reduction)
     # Evaluate each log only where it is finite, so that a floored term has gradient 0, not nan.
     log_p = torch.where(input > 0, torch.log(torch.where(input > 0, input, 1.0)), BCE_LOG_FLOOR)
@@ -413,10 +350,10 @@ def binary_cross_entropy_with_logits(
     tensor([  0.6931, 200.0000])
     """
     check_floating(input, "input", "logits")
-    _check_same_shape(input, target, "probabilities")
+    check_same_shape(input, target, "probabilities")
     check_probabilities(target, "target")
-    _check_broadcast_weight(input, weight, "weight")
-    _check_broadcast_weight(
+    check_broadcast_weight(input, weight, "weight")
+    check_broadcast_weight(
         input, pos_weight, "pos_weight", hint=" (one weight per class is a tensor of shape (C,), the last dimension)"
     )
     check_reduction(reduction)
@@ -456,7 +393,7 @@ def kl_div(
     tensor(0.6931)
     """
     check_floating(input, "input", "log-probabilities")
-    _check_same_shape(input, target, "log-probabilities" if log_target else "probabilities")
+    check_same_shape(input, target, "log-probabilities" if log_target else "probabilities")
     check_reduction(reduction, ("none", "batchmean", "sum", "mean"))
     check_bool(log_target, "log_target")
     hint = " (did you pass probabilities? use log_softmax)"

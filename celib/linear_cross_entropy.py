@@ -54,6 +54,7 @@ from celib._checks import (
     check_optional_int,
     check_real,
     check_reduction,
+    target_weights,
 )
 
 __all__ = ["MIN_CHUNK_ROWS", "default_chunk_size", "linear_cross_entropy"]
@@ -367,8 +368,7 @@ def _prepare(
     if rows is None:
         rows = default_chunk_size(input.shape[0], input.shape[1], input.dtype)
     check_class_indices(target, weight.shape[0], "target", ignore_index)
-    valid = target != ignore_index
-    safe_target = torch.where(valid, target, 0)  # any class: ignored tokens are masked by valid
+    valid, safe_target, _ = target_weights(target, None, ignore_index, input.dtype)
     config = _Config(reduction, smoothing, rows, vocab_pass=input.dtype in _LOW_PRECISION)
     return _Tensors(input, weight, bias, safe_target, valid), config
 

@@ -41,8 +41,8 @@ from celib._checks import (
     check_optional_int,
     check_pair,
     check_real,
+    target_weights,
 )
-from celib.functional import _target_weights
 
 __all__ = ["History", "accumulate_cross_entropy", "evaluate", "fit", "focal_loss", "train_epoch"]
 
@@ -299,7 +299,7 @@ def focal_loss(
             input.unsqueeze(0), indices.unsqueeze(0), weight, ignore_index, reduction, gamma=gamma
         ).squeeze(0)
 
-    keep, safe_target, w_y = _target_weights(indices, weight, ignore_index, input.dtype)  # (N, *) each
+    keep, safe_target, w_y = target_weights(indices, weight, ignore_index, input.dtype)  # (N, *) each
     # log_softmax (N, C, *) -> gather along C with index (N, 1, *) -> squeeze back to (N, *)
     log_pt = F.log_softmax(input, dim=1).gather(1, safe_target.unsqueeze(1)).squeeze(1)
     # 1 - p_t via expm1 (accurate near p_t = 1), kept >= tiny: at p_t = 1 the derivative of x^gamma
@@ -315,7 +315,7 @@ def _denominators(
 ) -> list[float]:
     """What each micro-batch's summed loss is divided by: the total weight of all valid targets
     (``"global"``), or its own total weight times the number of micro-batches."""
-    totals = [_target_weights(t, weight, ignore_index, torch.float64)[2].sum().item() for t in targets]
+    totals = [target_weights(t, weight, ignore_index, torch.float64)[2].sum().item() for t in targets]
     if normalization == "global":
         if sum(totals) == 0:
             raise ValueError("micro_batches hold no valid target (all are ignore_index): the mean is 0 / 0")

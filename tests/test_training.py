@@ -10,8 +10,7 @@ from hypothesis import strategies as st
 from torch import nn
 
 from celib.training import History, accumulate_cross_entropy, evaluate, fit, focal_loss, train_epoch
-from tests.strategies import F64 as DTYPE
-from tests.strategies import classification_problem
+from tests.strategies import F64, classification_problem
 
 
 def random_problem(seed, n=7, num_classes=5, extra=(), ignore_fraction=0.0):
@@ -21,7 +20,7 @@ def random_problem(seed, n=7, num_classes=5, extra=(), ignore_fraction=0.0):
 
 class TestFocalLoss:
     def test_hand_computed_value(self):
-        logits = torch.tensor([[math.log(0.9), math.log(0.1)]], dtype=DTYPE)  # p_t = 0.9 for class 0
+        logits = torch.tensor([[math.log(0.9), math.log(0.1)]], dtype=F64)  # p_t = 0.9 for class 0
         got = focal_loss(logits, torch.tensor([0]), gamma=2.0)
         assert got.item() == pytest.approx(-(0.1**2) * math.log(0.9), rel=1e-12)
 
@@ -53,7 +52,7 @@ class TestFocalLoss:
         p = logits.softmax(dim=1)
         p_t = p.gather(1, target.unsqueeze(1))  # (n, 1)
         d_fl = gamma * (1 - p_t) ** (gamma - 1) * p_t.log() - (1 - p_t) ** gamma / p_t
-        expected = d_fl * p_t * (F.one_hot(target, p.shape[1]).to(DTYPE) - p)
+        expected = d_fl * p_t * (F.one_hot(target, p.shape[1]).to(F64) - p)
         torch.testing.assert_close(z.grad, expected, rtol=1e-10, atol=1e-12)
 
     def test_gradcheck(self):
@@ -80,7 +79,7 @@ class TestFocalLoss:
         assert (z.grad[[1, 3]] == 0).all() and (z.grad[0] != 0).any()
 
     def test_focusing_shrinks_easy_examples_most(self):
-        logits = torch.tensor([[3.0, 0.0], [0.0, 3.0]], dtype=DTYPE)  # easy, hard (target 0 for both)
+        logits = torch.tensor([[3.0, 0.0], [0.0, 3.0]], dtype=F64)  # easy, hard (target 0 for both)
         ratio = focal_loss(logits, torch.tensor([0, 0]), gamma=2.0, reduction="none") / F.cross_entropy(
             logits, torch.tensor([0, 0]), reduction="none"
         )
@@ -92,7 +91,7 @@ class TestFocalLoss:
         assert got.shape == () and torch.allclose(got, focal_loss(logits[2:3], target[2:3], gamma=2.0))
 
     def test_no_nan_gradient_for_a_certain_prediction(self):
-        z = torch.tensor([[0.0, -800.0]], dtype=DTYPE, requires_grad=True)  # p_t = 1 exactly
+        z = torch.tensor([[0.0, -800.0]], dtype=F64, requires_grad=True)  # p_t = 1 exactly
         for gamma in (0.0, 0.5, 2.0):
             z.grad = None
             focal_loss(z, torch.tensor([0]), gamma=gamma).backward()
@@ -140,7 +139,7 @@ class TinyModel(nn.Module):
     def __init__(self, seed=0):
         super().__init__()
         torch.manual_seed(seed)
-        self.linear = nn.Linear(4, 3, dtype=DTYPE)
+        self.linear = nn.Linear(4, 3, dtype=F64)
 
     def forward(self, x):
         return self.linear(x)
@@ -149,7 +148,7 @@ class TinyModel(nn.Module):
 def padded_micro_batches(lengths, group_sizes, seed=0):
     """Sequences of the given lengths padded with -100, grouped into micro-batches."""
     g = torch.Generator().manual_seed(seed)
-    inputs = torch.randn(len(lengths), max(lengths), 4, generator=g, dtype=DTYPE)
+    inputs = torch.randn(len(lengths), max(lengths), 4, generator=g, dtype=F64)
     targets = torch.randint(0, 3, (len(lengths), max(lengths)), generator=g)
     for b, n in enumerate(lengths):
         targets[b, n:] = -100
@@ -172,7 +171,7 @@ class TestAccumulateCrossEntropy:
     def test_global_normalisation_equals_the_full_batch(self, lengths, seed, use_weight):
         group_sizes = [1] * len(lengths)  # one sequence per micro-batch: valid counts differ
         inputs, targets, micro = padded_micro_batches(lengths, group_sizes, seed)
-        weight = torch.tensor([0.5, 2.0, 1.0], dtype=DTYPE) if use_weight else None
+        weight = torch.tensor([0.5, 2.0, 1.0], dtype=F64) if use_weight else None
         model = TinyModel(seed)
         full = F.cross_entropy(model(inputs).reshape(-1, 3), targets.reshape(-1), weight=weight)
         full_grads = torch.autograd.grad(full, list(model.parameters()))
@@ -226,7 +225,7 @@ class TestAccumulateCrossEntropy:
 
     def test_rejects_bad_input(self):
         model = TinyModel()
-        x = torch.zeros(2, 4, dtype=DTYPE)
+        x = torch.zeros(2, 4, dtype=F64)
         with pytest.raises(ValueError, match=r"^normalization must be one of 'global', 'per_micro_batch'; got 'mean'$"):
             accumulate_cross_entropy(model, [(x, torch.tensor([0, 1]))], normalization="mean")
         with pytest.raises(ValueError, match=r"^micro_batches must hold at least one"):
@@ -251,10 +250,10 @@ class TestAccumulateCrossEntropy:
         with pytest.raises(
             ValueError, match=r"^weight has shape \(2,\); expected \(C,\) = \(3,\), one weight per class$"
         ):
-            accumulate_cross_entropy(model, [(x, torch.tensor([0, 2]))], weight=torch.ones(2, dtype=DTYPE))
+            accumulate_cross_entropy(model, [(x, torch.tensor([0, 2]))], weight=torch.ones(2, dtype=F64))
         with pytest.raises(ValueError, match=r"^weight must hold finite values >= 0; got -1.0$"):
             accumulate_cross_entropy(
-                model, [(x, torch.tensor([0, 2]))], weight=torch.tensor([1.0, -1.0, 1.0], dtype=DTYPE)
+                model, [(x, torch.tensor([0, 2]))], weight=torch.tensor([1.0, -1.0, 1.0], dtype=F64)
             )
         with pytest.raises(
             TypeError, match=r"^weight has dtype torch.float32; it must match the logits' dtype torch.float64$"
@@ -284,7 +283,7 @@ class ClassesInDim1(nn.Module):
 
 def toy_data(seed=0, n=40):
     g = torch.Generator().manual_seed(seed)
-    x = torch.randn(n, 4, generator=g, dtype=DTYPE)
+    x = torch.randn(n, 4, generator=g, dtype=F64)
     y = (x[:, 0] > 0).long() + (x[:, 1] > 0.5).long()  # 3 classes, learnable
     return x, y
 
@@ -333,7 +332,7 @@ class TestLoop:
 
     def test_evaluate_uses_eval_mode_and_restores_training_mode(self):
         torch.manual_seed(0)
-        model = nn.Sequential(nn.Linear(4, 16, dtype=DTYPE), nn.Dropout(0.5), nn.Linear(16, 3, dtype=DTYPE))
+        model = nn.Sequential(nn.Linear(4, 16, dtype=F64), nn.Dropout(0.5), nn.Linear(16, 3, dtype=F64))
         x, y = toy_data()
         assert evaluate(model, (x, y)) == evaluate(model, (x, y))  # no dropout noise
         assert model.training
@@ -399,7 +398,7 @@ class TestLoop:
             fit(model, optimizer, F.cross_entropy, x, epochs=1)
         with pytest.raises(TypeError, match=r"^optimizer must be a torch.optim.Optimizer; got str$"):
             train_epoch(model, "sgd", F.cross_entropy, (x, y))
-        with pytest.raises(IndexError, match=r"^data target must hold class indices in \[0, 3\); got 7$"):
+        with pytest.raises(IndexError, match=r"^data target must hold class indices in \[0, 3\); got 7 and 39 other bad value\(s\)$"):
             evaluate(model, (x, torch.full((len(x),), 7)))
         with pytest.raises(ValueError, match=r"^data has an input of shape \(40, 4\) and a target of shape \(39,\)"):
             evaluate(model, (x, y[:-1]))
