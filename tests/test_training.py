@@ -398,7 +398,9 @@ class TestLoop:
             fit(model, optimizer, F.cross_entropy, x, epochs=1)
         with pytest.raises(TypeError, match=r"^optimizer must be a torch.optim.Optimizer; got str$"):
             train_epoch(model, "sgd", F.cross_entropy, (x, y))
-        with pytest.raises(IndexError, match=r"^data target must hold class indices in \[0, 3\); got 7 and 39 other bad value\(s\)$"):
+        with pytest.raises(
+            IndexError, match=r"^data target must hold class indices in \[0, 3\); got 7 and 39 other bad value\(s\)$"
+        ):
             evaluate(model, (x, torch.full((len(x),), 7)))
         with pytest.raises(ValueError, match=r"^data has an input of shape \(40, 4\) and a target of shape \(39,\)"):
             evaluate(model, (x, y[:-1]))
