@@ -57,7 +57,7 @@ from celib._checks import (
     target_weights,
 )
 
-__all__ = ["MIN_CHUNK_ROWS", "default_chunk_size", "linear_cross_entropy"]
+__all__ = ["MIN_CHUNK_ROWS", "accumulation_dtype", "default_chunk_size", "linear_cross_entropy"]
 
 #: The fewest rows :func:`default_chunk_size` gives a chunk (unless ``N`` is smaller).
 MIN_CHUNK_ROWS = 16
@@ -66,7 +66,12 @@ _LOW_PRECISION = (torch.float16, torch.bfloat16)
 
 
 def accumulation_dtype(dtype: torch.dtype) -> torch.dtype:
-    """float32 for bf16/fp16 inputs (softmax and sums need its range and precision), else ``dtype``."""
+    """The dtype of the softmax and the sums: float32 for bf16/fp16 inputs (they need its range and
+    precision), else the input's ``dtype``.
+
+    >>> accumulation_dtype(torch.bfloat16), accumulation_dtype(torch.float64)
+    (torch.float32, torch.float64)
+    """
     return torch.float32 if dtype in _LOW_PRECISION else dtype
 
 

@@ -292,7 +292,7 @@ def test_every_public_function_of_the_loss_modules_is_probed():
     }
     # Not probed here: the softmax family and the binary losses (no class-index target; their
     # checks are in test_functional), run_vocab_parallel (spawns processes; tested with the same
-    # checks in test_vocab_parallel), default_chunk_size (a formula of ints).
+    # checks in test_vocab_parallel), default_chunk_size and accumulation_dtype (formulas).
     left_out = {
         "softmax",
         "log_softmax",
@@ -302,6 +302,7 @@ def test_every_public_function_of_the_loss_modules_is_probed():
         "kl_div",
         "run_vocab_parallel",
         "default_chunk_size",
+        "accumulation_dtype",
     }
     assert public - left_out == probed
 
