@@ -99,7 +99,7 @@ def cross_entropy(
         reduction: ``"none"``, ``"mean"`` or ``"sum"``.
 
     Returns:
-        The loss: a scalar, or of ``target``'s shape for ``reduction="none"``.
+        The loss, a scalar (of ``target``'s shape for ``reduction="none"``).
 
     >>> logits = torch.tensor([[2.0, 1.0, 1.0]]).log().requires_grad_()  # softmax: [0.5, 0.25, 0.25]
     >>> loss = cross_entropy(logits, torch.tensor([0]))

@@ -29,7 +29,7 @@ where the rows of :math:`G` are the logit gradients scaled by the reduction.
 gradient over the chunks would then need a float32 ``(V, D)`` buffer, twice the size of the
 gradient itself. Instead the pass over the tokens computes the losses, each token's
 log-sum-exp and the gradient of ``input``, and a second pass over blocks of vocabulary rows
-(:func:`_vocab_pass`) recomputes those rows' logits for all tokens and gets each block of the
+(``_vocab_pass``) recomputes those rows' logits for all tokens and gets each block of the
 weight gradient from a single matrix product over the tokens, whose sum is accumulated in
 float32 by the product itself. That is one more matrix product of the size of the logits (four
 instead of three) and no float32 copy of the weight gradient. (On CUDA, cuBLAS may combine
@@ -183,7 +183,7 @@ def _loss_and_gradients(
 
     One pass over chunks of tokens (:func:`_token_pass`), which for float32 and float64 also
     sums the gradients of ``weight`` and ``bias`` chunk by chunk; with ``config.vocab_pass``
-    those two come from :func:`_vocab_pass` instead, which needs the first pass's log-sum-exps.
+    those two come from ``_vocab_pass`` instead, which needs the first pass's log-sum-exps.
     """
     num_tokens, vocab = t.input.shape[0], t.weight.shape[0]
     acc = accumulation_dtype(t.input.dtype)

@@ -357,7 +357,7 @@ def accumulate_cross_entropy(
     ``optimizer.zero_grad()`` before).
 
     Returns:
-        The accumulated loss (detached): the full-batch mean for ``"global"``.
+        The accumulated loss, detached; the full-batch mean for ``"global"``.
 
     >>> model = nn.Linear(1, 2)
     >>> micro_batches = [(torch.ones(3, 1), torch.tensor([0, 1, -100])), (torch.ones(1, 1), torch.tensor([1]))]

@@ -30,3 +30,16 @@ def test_kernel_config_is_used_by_the_makefile():
     makefile = (ROOT / "Makefile").read_text()
     assert re.search(r"^export IPYTHONDIR\s*:?=\s*\$\(CURDIR\)/tools/ipython$", makefile, re.M)
     assert (ROOT / "tools/ipython/profile_default/ipython_kernel_config.py").is_file()
+
+
+def test_every_chapter_starts_with_the_install_cell_of_the_configured_repository():
+    """Changing `repository.url` in _config.yml reaches every chapter (`make notebooks`)."""
+    import nbformat
+
+    from tools.notebooks import install_cell_source, is_install_cell, repository_url, toc_notebooks
+
+    expected = install_cell_source(repository_url())
+    for path in toc_notebooks():
+        first = nbformat.read(path, as_version=4).cells[0]
+        assert is_install_cell(first) and first.source == expected, f"{path.name}: run `make notebooks`"
+        assert "remove-cell" in first.metadata["tags"], f"{path.name}: the install cell is hidden in the book"

@@ -3,7 +3,7 @@
 import nbformat
 import pytest
 
-from tools.notebooks import gpu_cells_enabled
+from tools.notebooks import gpu_cells_enabled, is_install_cell
 from tools.run_notebooks import execute_notebook
 
 
@@ -30,8 +30,9 @@ def test_reexecution_keeps_gpu_outputs_and_counts(tmp_path):
 
     execute_notebook(path, run_gpu_cells=False)
 
-    cells = nbformat.read(path, as_version=4).cells
-    assert [c.execution_count for c in cells] == [1, 2, 3]
+    install, *cells = nbformat.read(path, as_version=4).cells
+    assert is_install_cell(install)  # make notebooks puts it first
+    assert [c.execution_count for c in [install, *cells]] == [1, 2, 3, 4]
     assert cells[1].metadata["tags"] == ["gpu", "skip-execution"]
     assert cells[1].outputs[0]["text"] == "from the GPU run\n"
     assert cells[2].outputs[0]["text"] == "2\n"

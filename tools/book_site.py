@@ -76,7 +76,7 @@ def configure(app: Sphinx, config: Config) -> None:
         options["launch_buttons"] = {}
     built = datetime.datetime.fromtimestamp(
         int(os.environ.get("SOURCE_DATE_EPOCH", datetime.datetime.now().timestamp())),
-        tz=datetime.timezone.utc,
+        tz=datetime.UTC,
     ).strftime("%Y-%m-%d")
     config.myst_substitutions = {**config.myst_substitutions, "version": celib.__version__, "build_date": built}
     options["article_header_end"] = ["article-header-buttons.html", "language-switcher.html"]

@@ -78,8 +78,8 @@ def install_cell_source(url: str) -> str:
             "    )"
         )
     return (
-        "# Outside the book's environment (Colab, Binder) this installs the companion package celib;\n"
-        "# where celib is already importable it does nothing.\n"
+        "# Outside the book's environment (Colab, Binder) this installs the companion\n"
+        "# package celib; where celib is already importable it does nothing.\n"
         "import importlib.util\n\n"
         'if importlib.util.find_spec("celib") is None:\n' + action
     )
