@@ -11,13 +11,15 @@ export PYTHONHASHSEED := 0
 # tools/ipython/profile_default/ipython_kernel_config.py
 export IPYTHONDIR := $(CURDIR)/tools/ipython
 
-.PHONY: help install book book-strict test unit nbval notebooks browser-test clean
+.PHONY: help install book book-strict test unit nbval notebooks browser-test pdf pdf-test clean
 
 help:
 	@echo "make book          build the HTML book into _build/html"
 	@echo "make test          unit tests + nbval (strict) over every notebook in _toc.yml"
 	@echo "make notebooks     re-execute every notebook in place (NB=book/x.ipynb for one)"
 	@echo "make browser-test  open every built page in headless Chromium, offline"
+	@echo "make pdf           after make book: the whole book as one PDF, _build/pdf/book.pdf"
+	@echo "make pdf-test      check that PDF against the built HTML (browser-test runs it too)"
 
 install: $(STAMP)
 
@@ -44,6 +46,12 @@ notebooks: $(STAMP)
 browser-test: $(STAMP)
 	test -f _build/html/index.html || { echo "run 'make book' first"; exit 1; }
 	$(BIN)/python -m pytest -q -o addopts="-p no:cacheprovider" tests/browser
+
+pdf: $(STAMP)
+	$(BIN)/python -m tools.pdf --site _build/html --out _build/pdf/book.pdf
+
+pdf-test: $(STAMP)
+	$(BIN)/python -m pytest -q -o addopts="-p no:cacheprovider" tests/browser/test_pdf.py
 
 clean:
 	rm -rf _build
