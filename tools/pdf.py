@@ -250,10 +250,12 @@ def render(site: Path, cover_html: str, book_html: str, pages: list[Page]) -> tu
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     server = f"http://127.0.0.1:{httpd.server_address[1]}"
     served = {COVER_URL: cover_html, BOOK_URL: book_html}
+    refused = []
 
     def route(route_):
         url = urlsplit(route_.request.url)
         if f"{url.scheme}://{url.netloc}" != server:
+            refused.append(route_.request.url)
             route_.abort()  # offline: nothing leaves the machine
         elif url.path in served:
             route_.fulfill(body=served[url.path], content_type="text/html; charset=utf-8")
@@ -279,7 +281,7 @@ def render(site: Path, cover_html: str, book_html: str, pages: list[Page]) -> tu
                 raise RuntimeError(f"MathJax: {math['untypeset']} formulas not typeset, {math['errors']} errors")
             overflowing = page.evaluate(FIT_JS)
             if overflowing:
-                raise RuntimeError("wider than the page:\n  " + "\n  ".join(overflowing))
+                raise RuntimeError(f"{len(overflowing)} elements wider than the page, e.g.:\n  " + "\n  ".join(overflowing[:20]))
 
             starts = chapter_starts(page.pdf(**numbered), pages)
             page.evaluate("starts => document.querySelectorAll('[data-page]').forEach(s => { s.textContent = starts[s.dataset.page]; })",
@@ -290,6 +292,8 @@ def render(site: Path, cover_html: str, book_html: str, pages: list[Page]) -> tu
             browser.close()
     finally:
         httpd.shutdown()
+    if refused:
+        raise RuntimeError(f"the print document needs remote resources (refused): {refused[:10]}")
     return cover, book, starts
 
 
