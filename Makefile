@@ -16,7 +16,7 @@ export IPYTHONDIR := $(CURDIR)/tools/ipython
 HYPOTHESIS_PROFILE ?= ci
 export HYPOTHESIS_PROFILE
 
-.PHONY: help install book test unit quick nbval notebooks lint format requirements browser-test clean
+.PHONY: help install book test unit quick nbval notebooks lint format requirements browser-test pdf pdf-test clean
 
 help:  ## list the targets
 	@awk -F ':.*## ' '/^[a-z-]+:.*## / { printf "  make %-14s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
@@ -61,9 +61,15 @@ requirements: $(STAMP)  ## re-pin requirements.txt from requirements.in (keeps p
 	# A local CPU wheel installs as torch==X+cpu; PyPI knows the version without the label.
 	sed -i -E 's/^torch==([^+]*)\+cpu$$/torch==\1/' requirements.txt
 
-browser-test: $(STAMP)  ## after `make book`: open every page in headless Chromium, offline
+browser-test: $(STAMP)  ## after `make book` and `make pdf`: every page in headless Chromium, offline, and the PDF
 	test -f _build/html/index.html || { echo "run 'make book' first"; exit 1; }
 	$(BIN)/python -m pytest -q -o addopts="-p no:cacheprovider" tests/browser
+
+pdf: $(STAMP)  ## after `make book`: the whole book as one PDF, _build/pdf/book.pdf
+	$(BIN)/python -m tools.pdf --site _build/html --out _build/pdf/book.pdf
+
+pdf-test: $(STAMP)  ## only the checks of that PDF (browser-test runs them too)
+	$(BIN)/python -m pytest -q -o addopts="-p no:cacheprovider" tests/browser/test_pdf.py
 
 clean:  ## remove _build/
 	rm -rf _build

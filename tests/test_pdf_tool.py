@@ -1,0 +1,27 @@
+"""tools/pdf.py without a browser: how a built page is rewritten to sit in the one print document."""
+
+from tools.pdf import STRINGS, Page
+
+
+def test_links_ids_and_sources_are_rewritten_for_one_document(tmp_path):
+    (tmp_path / "book").mkdir()
+    (tmp_path / "book" / "a.html").write_text(
+        '<html lang="en"><body><article class="bd-article"><section id="s">'
+        '<h1>The <code>x</code> title<a class="headerlink" href="#s">#</a></h1>'
+        '<a href="b.html#sec">other chapter</a> <a href="#s">same chapter</a> '
+        '<a href="../genindex.html">the index</a> <a href="https://example.org/">outside</a>'
+        '<img src="../_images/f.png" alt="f"><table><tr><td><code><span class="pre">a/b/c.cpp</span></code></td></tr></table>'
+        "</section></article></body></html>"
+    )
+    page = Page(tmp_path, "book/a", {"book/a", "book/b"})
+
+    assert page.title == "The x title"
+    assert [link["href"] for link in page.article.select("a")] == ["#book/b--sec", "#book/a--s", "https://example.org/"]
+    assert "the index" in page.article.get_text()  # a page outside the book: plain text
+    assert page.article.section["id"] == "book/a--s"
+    assert page.article.img["src"] == "/_images/f.png"
+    assert str(page.article.select_one("span.pre")) == '<span class="pre">a/<wbr/>b/<wbr/>c.cpp</span>'
+
+
+def test_every_language_has_every_word():
+    assert all(words.keys() == STRINGS["en"].keys() for words in STRINGS.values())
