@@ -39,9 +39,11 @@ nbval: $(STAMP)
 notebooks: $(STAMP)
 	$(BIN)/python -m tools.run_notebooks $(NB)
 
+# BOOK_HTML=<dir> tests another built copy of the site (default: _build/html).
+BOOK_HTML ?= _build/html
 browser-test: $(STAMP)
-	test -f _build/html/index.html || { echo "run 'make book' first"; exit 1; }
-	$(BIN)/python -m pytest -q -o addopts="-p no:cacheprovider" tests/browser
+	test -f $(BOOK_HTML)/index.html || { echo "run 'make book' first"; exit 1; }
+	BOOK_HTML=$(abspath $(BOOK_HTML)) $(BIN)/python -m pytest -q -o addopts="-p no:cacheprovider" tests/browser
 
 clean:
 	rm -rf _build
