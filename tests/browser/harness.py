@@ -352,6 +352,14 @@ class Visitor:
     def _drawer(self, tab, touch: bool, side: str, chapters: list[str] | None) -> dict:
         """Open the chapter drawer (primary) or page contents (secondary) with the visible button,
         check what it shows, close it with Escape, reopen it, close it with a tap on the backdrop."""
+        try:
+            return self._drawer_steps(tab, touch, side, chapters)
+        except Exception as exc:  # a button that cannot be pressed, a dialog that vanished, ...
+            return {"side": side, "applicable": True, "problems": [f"{type(exc).__name__}: {str(exc).splitlines()[0]}"]}
+        finally:  # whatever happened, leave no dialog open for the next check
+            tab.evaluate("() => window.__bookProbes.closeDialogs()")
+
+    def _drawer_steps(self, tab, touch: bool, side: str, chapters: list[str] | None) -> dict:
         dialog_id = f"pst-{side}-sidebar-modal"
         result = {"side": side, "dialog": dialog_id, "problems": [], "applicable": True}
         info = tab.evaluate("s => window.__bookProbes.drawerInfo(s)", side)
@@ -380,7 +388,11 @@ class Visitor:
                 tab.wait_for_timeout(50)
 
         how = "tap" if touch else "click"
-        self._press(tab, button, touch)
+        try:
+            self._press(tab, button, touch)
+        except Exception as exc:
+            result["problems"].append(f"could not {how} the visible button {result['button']}: {str(exc).splitlines()[0]}")
+            return result
         if not wait(is_open):
             tooltip = tab.evaluate("() => { const t = document.querySelector('.tooltip.show, .tooltip'); return t ? t.innerText : null; }")
             result["problems"].append(
@@ -403,7 +415,11 @@ class Visitor:
         if not wait(lambda: not is_open()):
             result["problems"].append("Escape did not close the drawer")
             tab.evaluate("id => document.getElementById(id).close()", dialog_id)
-        self._press(tab, button, touch)
+        try:
+            self._press(tab, button, touch)
+        except Exception as exc:
+            result["problems"].append(f"after closing, could not {how} the button again: {str(exc).splitlines()[0]}")
+            return result
         if not wait(is_open):
             result["problems"].append(f"a second {how} on the button did not reopen the drawer")
             return result
@@ -427,6 +443,12 @@ class Visitor:
 
     def _desktop_toggle(self, tab) -> dict:
         """At desktop width the visible ☰ collapses the primary sidebar and a second click restores it."""
+        try:
+            return self._desktop_toggle_steps(tab)
+        except Exception as exc:
+            return {"problems": [f"{type(exc).__name__}: {str(exc).splitlines()[0]}"]}
+
+    def _desktop_toggle_steps(self, tab) -> dict:
         result = {"problems": []}
         buttons = tab.locator(".primary-toggle")
         visible = [buttons.nth(i) for i in range(buttons.count()) if buttons.nth(i).is_visible()]
@@ -450,7 +472,7 @@ class Visitor:
                     return s
                 tab.wait_for_timeout(50)
 
-        button.click()
+        button.click(timeout=3_000)
         after = wait(lambda s: s["hidden"])
         result["after_first"] = after
         if not after["hidden"]:
@@ -461,7 +483,7 @@ class Visitor:
                 + (", a modal dialog opened instead" if after["dialog_open"] else "") + ")"
             )
             return result
-        button.click()
+        button.click(timeout=3_000)
         restored = wait(lambda s: not s["hidden"] and abs(s["sidebar_width"] - before["sidebar_width"]) < 2)
         result["after_second"] = restored
         if restored["hidden"] or abs(restored["sidebar_width"] - before["sidebar_width"]) >= 2:

@@ -15,6 +15,7 @@ window.__bookProbes = (() => {
     if (el.id) d += "#" + el.id;
     const cls = Array.from(el.classList || []).filter((c) => !c.startsWith("mjx-")).slice(0, 3);
     if (cls.length) d += "." + cls.join(".");
+    if (el.tagName === "MJX-CONTAINER") d += el.getAttribute("display") === "true" ? " (display math)" : " (inline math)";
     return d;
   }
   // Where an element is: its section (by id) and its own description.
@@ -107,6 +108,7 @@ window.__bookProbes = (() => {
       if (c.querySelector("mjx-merror")) out.errors.push({ where: where(c.parentElement), tex,
         message: clip((c.querySelector("mjx-merror").getAttribute("data-mjx-error") || c.querySelector("mjx-merror").textContent), 100) });
       for (const t of c.querySelectorAll("mjx-assistive-mml mtext, mjx-assistive-mml ms")) {
+        if (t.closest("merror")) continue;  // reported above as a MathJax error
         if (/\\[A-Za-z_{}$#%&]|\$/.test(t.textContent))
           out.literal_tex.push({ where: where(c.parentElement), shown: clip(t.textContent, 60), tex });
       }
@@ -367,5 +369,9 @@ window.__bookProbes = (() => {
     return { hidden, sidebar_width: Math.round(r.width), article_width: Math.round(a.getBoundingClientRect().width), dialog_open: !!(dialog && dialog.open) };
   }
 
-  return { collect, overflow, solutionState, solutionAim, solutionAfter, openAllToggles, drawerInfo, dialogContent, sidebarState, describe, rect: rect };
+  function closeDialogs() {
+    for (const d of document.querySelectorAll("dialog[open]")) d.close();
+  }
+
+  return { collect, overflow, closeDialogs, solutionState, solutionAim, solutionAfter, openAllToggles, drawerInfo, dialogContent, sidebarState, describe, rect: rect };
 })();
