@@ -13,6 +13,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 GPU_TAG = "gpu"
+INSTALL_TAG = "install-celib"
 
 
 def toc_files(toc_path: Path = ROOT / "_toc.yml") -> list[str]:
@@ -55,3 +56,34 @@ def gpu_cells_enabled() -> bool:
 
         return torch.cuda.is_available()
     return mode == "on"
+
+
+def repository_url(config_path: Path = ROOT / "_config.yml") -> str:
+    """The book's repository URL: the one setting ``repository.url`` of ``_config.yml``."""
+    return (yaml.safe_load(config_path.read_text()).get("repository") or {}).get("url") or ""
+
+
+def install_cell_source(url: str) -> str:
+    """The first cell of every chapter: installs celib where it is missing (Colab, Binder).
+
+    In the book's environment celib is importable and the cell does nothing. Without a
+    repository URL there is nothing to install from, and it says how to get celib instead.
+    """
+    if url:
+        action = f'    get_ipython().run_line_magic("pip", "install --quiet celib@git+{url}")'
+    else:
+        action = (
+            "    raise ModuleNotFoundError(\n"
+            '        "this chapter needs celib: clone the book\'s repository and run `make install`"\n'
+            "    )"
+        )
+    return (
+        "# Outside the book's environment (Colab, Binder) this installs the companion package celib;\n"
+        "# where celib is already importable it does nothing.\n"
+        "import importlib.util\n\n"
+        'if importlib.util.find_spec("celib") is None:\n' + action
+    )
+
+
+def is_install_cell(cell) -> bool:
+    return cell.get("cell_type") == "code" and INSTALL_TAG in cell.get("metadata", {}).get("tags", [])

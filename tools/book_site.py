@@ -1,0 +1,237 @@
+"""Sphinx extension for the book's site: what `_config.yml` alone cannot express.
+
+Loaded through ``sphinx.local_extensions`` in ``_config.yml``. It does four things:
+
+1. **One source for settings.** The version shown in the footer is ``celib.__version__``; the
+   repository URL is the single setting ``repository.url`` of ``_config.yml``: when it is empty
+   (as now, the book has no public repository yet) no repository, issue, edit or launch button
+   is shown, because each of them would point nowhere.
+2. **Honest GPU cells.** A cell tagged ``gpu`` gets a visible note (class ``gpu-note``): either
+   that it needs a CUDA GPU and has not been run on one yet, or which GPU and which PyTorch
+   produced its committed output (read from the cell metadata ``celib.gpu_run`` that
+   ``tools/run_notebooks.py`` records when it executes the cell on a GPU).
+3. **One citation style.** Bibliography labels are "Author Year" (``Shannon 1948``,
+   ``Cover and Thomas 2006``, ``Paszke et al. 2019``); chapters cite with ``{cite:p}``, which
+   shows the same label, and the bibliography page lists every work under that label.
+4. **Per-chapter reference lists.** The directive ``{chapter-references}`` lists the works the
+   current page cites, under the same labels, each linked to its entry on the bibliography page.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+from typing import Any
+
+from docutils import nodes
+from docutils.parsers.rst import Directive
+from pybtex.plugin import register_plugin
+from pybtex.style.formatting.unsrt import Style as UnsrtStyle
+from pybtex.style.labels import BaseLabelStyle
+from sphinx.application import Sphinx
+from sphinx.config import Config
+from sphinx.transforms import SphinxTransform
+
+GPU_NOTES = {
+    "en": {
+        "not_run": "This cell needs a CUDA GPU and has not been run on one yet, so it shows no "
+        "output. The CPU tests skip it.",
+        "ran_on": "Output from a run on {device} with PyTorch {torch}.",
+    },
+    "zh_CN": {
+        "not_run": "这个单元需要 CUDA GPU，尚未在 GPU 上运行过，因此没有输出。CPU 上的测试会跳过它。",
+        "ran_on": "输出来自 {device} 上的一次运行，PyTorch {torch}。",
+    },
+}
+
+#: The editions of the book, in the order of the language switcher. The Chinese edition is built
+#: into the ``zh_CN/`` folder of the English site (tools/build_book.py).
+EDITIONS = {
+    "en": {"folder": "", "label": "English", "hreflang": "en", "title": "Read this page in English"},
+    "zh_CN": {"folder": "zh_CN/", "label": "中文", "hreflang": "zh-CN", "title": "阅读本页的中文版"},
+}
+
+SIDEBAR_LINKS = {
+    "en": {"label": "The book as one file", "pdf": "The whole book as PDF"},
+    "zh_CN": {"label": "整本书", "pdf": "整本书的 PDF"},
+}
+
+
+# --- 1. settings ------------------------------------------------------------------------------
+
+
+def configure(app: Sphinx, config: Config) -> None:
+    """Derive the settings that have one source elsewhere (version, repository URL, date)."""
+    import celib
+
+    language = config.language or "en"
+    config.project = config.html_title
+    config.html_context = {**config.html_context, "book_links": SIDEBAR_LINKS.get(language, SIDEBAR_LINKS["en"])}
+    config.version = config.release = celib.__version__
+    options = config.html_theme_options
+    has_repository = bool(options.get("repository_url"))
+    for button in ("use_repository_button", "use_issues_button", "use_edit_page_button"):
+        options[button] = has_repository
+    if not has_repository:
+        options["launch_buttons"] = {}
+    built = datetime.datetime.fromtimestamp(
+        int(os.environ.get("SOURCE_DATE_EPOCH", datetime.datetime.now().timestamp())),
+        tz=datetime.timezone.utc,
+    ).strftime("%Y-%m-%d")
+    config.myst_substitutions = {**config.myst_substitutions, "version": celib.__version__, "build_date": built}
+    options["article_header_end"] = ["article-header-buttons.html", "language-switcher.html"]
+    options["extra_footer"] = (
+        f'<p class="book-version">Version {celib.__version__}, built {built}. '
+        f"Code: MIT licence; text and figures: CC BY 4.0 (see LICENSE).</p>"
+    )
+
+
+def add_edition_links(app: Sphinx, pagename: str, templatename: str, context: dict, doctree) -> None:
+    """Links from this page to the same page in every edition (the language switcher)."""
+    language = app.config.language or "en"
+    # From this page up to the site root of this edition, then up out of its folder.
+    to_root = "../" * pagename.count("/") + "../" * EDITIONS[language]["folder"].count("/")
+    context["book_editions"] = [
+        {**edition, "url": f"{to_root}{edition['folder']}{pagename}.html", "current": code == language}
+        for code, edition in EDITIONS.items()
+    ]
+
+
+# --- 2. gpu cells ----------------------------------------------------------------------------
+
+
+class GpuCellNotes(SphinxTransform):
+    """Append a ``gpu-note`` paragraph to every notebook cell tagged ``gpu``."""
+
+    default_priority = 500
+
+    def apply(self, **kwargs: Any) -> None:
+        notes = GPU_NOTES.get(self.config.language or "en", GPU_NOTES["en"])
+        for cell in self.document.findall(nodes.container):
+            if cell.get("nb_element") != "cell_code" or "tag_gpu" not in cell["classes"]:
+                continue
+            has_output = any(child.get("nb_element") == "cell_code_output" for child in cell.children)
+            run = cell.get("cell_metadata", {}).get("celib", {}).get("gpu_run")
+            if has_output and run:
+                text = notes["ran_on"].format(device=run["device"], torch=run["torch"])
+            elif has_output:
+                raise ValueError(
+                    f"{self.env.docname}: gpu cell {cell.get('cell_index')} has outputs but no "
+                    "celib.gpu_run metadata saying which GPU produced them"
+                )
+            else:
+                text = notes["not_run"]
+            cell.append(nodes.paragraph(text, text, classes=["gpu-note"]))
+
+
+class UntranslatedNodes(SphinxTransform):
+    """Keep math and docstrings out of the translation catalogs.
+
+    Display math is the same in every language, and celib's docstrings (the API page) are part of
+    the code, which both editions share; translating them in catalogs would only let them go
+    stale. Runs before Sphinx's own Locale transform (priority 20).
+    """
+
+    default_priority = 10
+
+    def apply(self, **kwargs: Any) -> None:
+        for node in self.document.findall(nodes.TextElement):
+            if isinstance(node, nodes.math_block) or "docstring of " in (node.source or ""):
+                node["translatable"] = False
+
+
+# --- 3. citation labels ----------------------------------------------------------------------
+
+
+class AuthorYearLabels(BaseLabelStyle):
+    """Labels "Shannon 1948", "Cover and Thomas 2006", "Paszke et al. 2019"; a, b for ties."""
+
+    def format_labels(self, sorted_entries):
+        labels = [self._label(entry) for entry in sorted_entries]
+        repeated = {label for label in labels if labels.count(label) > 1}
+        seen: dict[str, int] = {}
+        for label in labels:
+            if label in repeated:
+                seen[label] = seen.get(label, 0) + 1
+                yield f"{label}{'abcdefghijklmnopqrstuvwxyz'[seen[label] - 1]}"
+            else:
+                yield label
+
+    @staticmethod
+    def _label(entry) -> str:
+        people = entry.persons.get("author") or entry.persons.get("editor") or []
+        names = [_plain(" ".join(str(part) for part in person.rich_last_names)) for person in people]
+        if len(names) > 2:
+            who = f"{names[0]} et al."
+        else:
+            who = " and ".join(names)
+        return f"{who} {entry.fields.get('year', 'n.d.')}"
+
+
+def _plain(name: str) -> str:
+    """Strip the braces BibTeX uses to protect capitals ("{PyTorch Contributors}")."""
+    return name.replace("{", "").replace("}", "")
+
+
+class BookStyle(UnsrtStyle):
+    """The unsrt formatting with author-year labels, sorted by author, year, title."""
+
+    default_label_style = AuthorYearLabels
+    default_sorting_style = "author_year_title"
+
+
+register_plugin("pybtex.style.formatting", "book", BookStyle)
+
+
+# --- 4. per-chapter reference lists ----------------------------------------------------------
+
+
+class chapter_references(nodes.General, nodes.Element):
+    """Placeholder, filled once every citation is resolved."""
+
+
+class ChapterReferences(Directive):
+    has_content = False
+
+    def run(self) -> list[nodes.Node]:
+        return [chapter_references()]
+
+
+def fill_chapter_references(app: Sphinx, doctree: nodes.document, docname: str) -> None:
+    placeholders = list(doctree.findall(chapter_references))
+    if not placeholders:
+        return
+    domain = app.env.get_domain("cite")
+    cited: list[str] = []
+    for ref in domain.citation_refs:  # type: ignore[attr-defined]
+        if ref.docname == docname:
+            cited.extend(key for key in ref.keys if key not in cited)
+    by_key = {citation.key: citation for citation in domain.citations}  # type: ignore[attr-defined]
+    from pybtex.backends.doctree import Backend
+
+    items = nodes.bullet_list(classes=["chapter-references"])
+    for key in sorted(cited, key=lambda k: by_key[k].formatted_entry.label):
+        citation = by_key[key]
+        bib_doc = domain.bibliographies[citation.bibliography_key].docname  # type: ignore[attr-defined]
+        link = nodes.reference(
+            "",
+            f"[{citation.formatted_entry.label}]",
+            refuri=app.builder.get_relative_uri(docname, bib_doc) + "#" + citation.citation_id,
+            internal=True,
+        )
+        paragraph = nodes.paragraph("", "", link, nodes.Text(" "))
+        paragraph += citation.formatted_entry.text.render(Backend())
+        items += nodes.list_item("", paragraph)
+    for placeholder in placeholders:
+        placeholder.replace_self(items.deepcopy())
+
+
+def setup(app: Sphinx) -> dict[str, Any]:
+    app.connect("config-inited", configure)
+    app.connect("html-page-context", add_edition_links)
+    app.add_transform(GpuCellNotes)
+    app.add_transform(UntranslatedNodes)
+    app.add_node(chapter_references)
+    app.add_directive("chapter-references", ChapterReferences)
+    app.connect("doctree-resolved", fill_chapter_references)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}

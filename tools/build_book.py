@@ -1,0 +1,67 @@
+"""Build the book in every language from one configuration, `_config.yml`.
+
+    python -m tools.build_book                 # English into _build/html, Chinese into _build/html/zh_CN
+    python -m tools.build_book --language en   # one edition
+    python -m tools.build_book --gettext       # message templates (.pot) into _build/gettext
+
+Both editions come from the same notebooks and the same `_config.yml`, through Jupyter Book's
+own Sphinx driver; the Chinese one only adds Sphinx's gettext settings (``language``,
+``locale_dirs``), so its text comes from the catalogs in ``locales/zh_CN/LC_MESSAGES/`` and its
+code and outputs are the English edition's. Builds are strict: any warning fails (``-W -n``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from jupyter_book.sphinx import build_sphinx
+
+ROOT = Path(__file__).resolve().parent.parent
+BUILD = ROOT / "_build"
+LOCALE_DIRS = ["locales"]
+#: Every edition: its language code and where it is written. English is the source language.
+EDITIONS = {"en": BUILD / "html", "zh_CN": BUILD / "html" / "zh_CN"}
+# One catalog per page; no source locations in the catalogs (they would hold this machine's paths).
+I18N = {"locale_dirs": LOCALE_DIRS, "gettext_compact": False, "gettext_location": False}
+
+
+def build(language: str, builder: str = "html", outdir: Path | None = None, strict: bool = True) -> int:
+    """Run one Sphinx build; return its exit status (with ``strict``, 0 only without warnings)."""
+    # latex_individualpages: Jupyter Book's CLI always passes it; its driver expects it.
+    overrides: dict[str, object] = {"nitpicky": True, "latex_individualpages": False, **I18N}
+    if language != "en":
+        overrides["language"] = language
+    outdir = outdir or EDITIONS[language]
+    status = build_sphinx(
+        ROOT,
+        outdir,
+        path_config=ROOT / "_config.yml",
+        noconfig=True,  # no conf.py: the configuration is _config.yml
+        confoverrides=overrides,
+        doctreedir=BUILD / f".doctrees-{language}-{builder}",
+        builder=builder,
+        freshenv=True,  # re-read every page: a cached page would not repeat its warnings
+        warningiserror=strict,
+        keep_going=True,
+    )
+    return status if isinstance(status, int) else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--language", choices=sorted(EDITIONS), help="build one edition (default: all)")
+    parser.add_argument("--gettext", action="store_true", help="write the .pot message templates instead")
+    args = parser.parse_args(argv)
+    if args.gettext:
+        return build("en", builder="gettext", outdir=BUILD / "gettext")
+    status = 0
+    for language in [args.language] if args.language else list(EDITIONS):
+        status |= build(language)
+        print(f"{language}: file://{EDITIONS[language] / 'index.html'}")
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
