@@ -66,7 +66,11 @@ class Edition:
         """Every built HTML page of this edition, relative to the site root."""
         if not self.root.is_dir():
             return []
-        others = [e.prefix for e in EDITIONS if e.prefix and e.prefix != self.prefix]
+        # Another edition's folder is not this edition's: the listed ones, and any sub-folder that
+        # is a Sphinx build of its own (it has an objects.inv), e.g. zh_CN/ before it is listed.
+        others = {e.prefix for e in EDITIONS if e.prefix and e.prefix != self.prefix}
+        others |= {inv.parent.relative_to(SITE).as_posix() + "/" for inv in self.root.glob("*/objects.inv")}
+        others.discard(self.prefix)
         pages = []
         for path in self.root.rglob("*.html"):
             rel = path.relative_to(SITE).as_posix()
@@ -347,17 +351,37 @@ class Visitor:
     # -- navigation ------------------------------------------------------------------------
 
     def _press(self, tab, locator, touch):
-        locator.tap(timeout=3_000) if touch else locator.click(timeout=3_000)
+        """A real tap or click at the middle of the (visible) button, wherever it is on screen:
+        the browser's hit testing decides what receives it, as for a reader's finger."""
+        locator.scroll_into_view_if_needed(timeout=3_000)
+        box = locator.bounding_box()
+        if box is None:
+            raise RuntimeError("the button has no box on screen")
+        x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+        # A drawer that is fading out still covers the button for a moment: wait (as a reader
+        # does) until the button itself is what a tap at that point reaches.
+        on_top = "([el, x, y]) => { const h = document.elementFromPoint(x, y); return !!h && (h === el || el.contains(h)); }"
+        handle = locator.element_handle()
+        if not _wait(tab, on_top, [handle, x, y], timeout_ms=1500):
+            cover = tab.evaluate("([x, y]) => window.__bookProbes.describe(document.elementFromPoint(x, y))", [x, y])
+            raise RuntimeError(f"the button is covered by {cover} at ({x:.0f}, {y:.0f})")
+        tab.touchscreen.tap(x, y) if touch else tab.mouse.click(x, y)
 
     def _drawer(self, tab, touch: bool, side: str, chapters: list[str] | None) -> dict:
         """Open the chapter drawer (primary) or page contents (secondary) with the visible button,
         check what it shows, close it with Escape, reopen it, close it with a tap on the backdrop."""
+        start = urlparse(tab.url).path
         try:
-            return self._drawer_steps(tab, touch, side, chapters)
+            result = self._drawer_steps(tab, touch, side, chapters)
         except Exception as exc:  # a button that cannot be pressed, a dialog that vanished, ...
-            return {"side": side, "applicable": True, "problems": [f"{type(exc).__name__}: {str(exc).splitlines()[0]}"]}
-        finally:  # whatever happened, leave no dialog open for the next check
-            tab.evaluate("() => window.__bookProbes.closeDialogs()")
+            result = {"side": side, "applicable": True, "problems": [f"{type(exc).__name__}: {str(exc).splitlines()[0]}"]}
+        if urlparse(tab.url).path != start:  # a tap went through to a link: report it, come back
+            result["problems"].append(f"a tap or click of this check navigated away, to {urlparse(tab.url).path}")
+            tab.goto(urljoin(tab.url, start), wait_until="load")
+            tab.evaluate(PROBES_JS)
+        # whatever happened, leave no dialog open for the next check
+        tab.evaluate("() => { for (const d of document.querySelectorAll('dialog[open]')) d.close(); }")
+        return result
 
     def _drawer_steps(self, tab, touch: bool, side: str, chapters: list[str] | None) -> dict:
         dialog_id = f"pst-{side}-sidebar-modal"
@@ -367,25 +391,15 @@ class Visitor:
         if side == "secondary" and not info["has_content"]:
             result["applicable"] = False  # this page has no in-page contents
             return result
-        buttons = tab.locator(f".{side}-toggle")
-        visible = [buttons.nth(i) for i in range(buttons.count()) if buttons.nth(i).is_visible()]
-        if not visible:
+        button = tab.locator(f".{side}-toggle:visible").first
+        if not button.count():
             result["problems"].append(f"no visible .{side}-toggle button (buttons: {info['buttons']})")
             return result
-        button = visible[0]
         result["button"] = tab.evaluate("e => window.__bookProbes.describe(e)", button.element_handle())
 
-        def is_open():
-            return tab.evaluate("id => { const d = document.getElementById(id); return !!(d && d.open); }", dialog_id)
-
-        def wait(predicate, timeout_ms=600):
-            deadline = time.monotonic() + timeout_ms / 1000
-            while True:
-                if predicate():
-                    return True
-                if time.monotonic() > deadline:
-                    return False
-                tab.wait_for_timeout(50)
+        opened = "id => { const d = document.getElementById(id); return !!(d && d.open); }"
+        closed = "id => { const d = document.getElementById(id); return !(d && d.open); }"
+        is_open = lambda: _wait(tab, opened, dialog_id)  # noqa: E731
 
         how = "tap" if touch else "click"
         try:
@@ -393,7 +407,7 @@ class Visitor:
         except Exception as exc:
             result["problems"].append(f"could not {how} the visible button {result['button']}: {str(exc).splitlines()[0]}")
             return result
-        if not wait(is_open):
+        if not is_open():
             tooltip = tab.evaluate("() => { const t = document.querySelector('.tooltip.show, .tooltip'); return t ? t.innerText : null; }")
             result["problems"].append(
                 f"a {how} on the visible button {result['button']} did not open <dialog id={dialog_id}>"
@@ -412,7 +426,7 @@ class Visitor:
         if not shown["in_view"]:
             result["problems"].append(f"the open drawer is not on screen (rect {shown['rect']})")
         tab.keyboard.press("Escape")
-        if not wait(lambda: not is_open()):
+        if not _wait(tab, closed, dialog_id):
             result["problems"].append("Escape did not close the drawer")
             tab.evaluate("id => document.getElementById(id).close()", dialog_id)
         try:
@@ -420,7 +434,7 @@ class Visitor:
         except Exception as exc:
             result["problems"].append(f"after closing, could not {how} the button again: {str(exc).splitlines()[0]}")
             return result
-        if not wait(is_open):
+        if not is_open():
             result["problems"].append(f"a second {how} on the button did not reopen the drawer")
             return result
         rect = tab.evaluate("id => window.__bookProbes.rect(document.getElementById(id))", dialog_id)
@@ -437,7 +451,7 @@ class Visitor:
             tab.touchscreen.tap(x, y)
         else:
             tab.mouse.click(x, y)
-        if not wait(lambda: not is_open()):
+        if not _wait(tab, closed, dialog_id):
             result["problems"].append(f"a {how} on the backdrop at ({x:.0f}, {y:.0f}) did not close the drawer")
         return result
 
@@ -450,12 +464,10 @@ class Visitor:
 
     def _desktop_toggle_steps(self, tab) -> dict:
         result = {"problems": []}
-        buttons = tab.locator(".primary-toggle")
-        visible = [buttons.nth(i) for i in range(buttons.count()) if buttons.nth(i).is_visible()]
-        if not visible:
+        button = tab.locator(".primary-toggle:visible").first
+        if not button.count():
             result["problems"].append("no visible .primary-toggle button")
             return result
-        button = visible[0]
         result["button"] = tab.evaluate("e => window.__bookProbes.describe(e)", button.element_handle())
         state = lambda: tab.evaluate("() => window.__bookProbes.sidebarState()")  # noqa: E731
         before = state()
@@ -464,18 +476,13 @@ class Visitor:
             result["problems"].append(f"the primary sidebar is hidden before any click ({before})")
             return result
 
-        def wait(predicate, timeout_ms=1000):
-            deadline = time.monotonic() + timeout_ms / 1000
-            while True:
-                s = state()
-                if predicate(s) or time.monotonic() > deadline:
-                    return s
-                tab.wait_for_timeout(50)
-
-        button.click(timeout=3_000)
-        after = wait(lambda s: s["hidden"])
+        self._press(tab, button, False)
+        collapsed = ("b => { const s = window.__bookProbes.sidebarState();"
+                     " return s.hidden || s.article_width >= b.article_width + b.sidebar_width / 2; }")
+        _wait(tab, collapsed, before, timeout_ms=1000)
+        after = state()
         result["after_first"] = after
-        if not after["hidden"]:
+        if not (after["hidden"] or after["article_width"] >= before["article_width"] + before["sidebar_width"] / 2):
             result["problems"].append(
                 f"a click on the visible sidebar toggle {result['button']} did not collapse the primary sidebar "
                 f"(sidebar width {before['sidebar_width']} -> {after['sidebar_width']} px, "
@@ -483,12 +490,27 @@ class Visitor:
                 + (", a modal dialog opened instead" if after["dialog_open"] else "") + ")"
             )
             return result
-        button.click(timeout=3_000)
-        restored = wait(lambda s: not s["hidden"] and abs(s["sidebar_width"] - before["sidebar_width"]) < 2)
+        self._press(tab, button, False)
+        back = ("b => { const s = window.__bookProbes.sidebarState(); return !s.hidden"
+                " && Math.abs(s.sidebar_width - b.sidebar_width) < 2 && s.article_width < b.article_width + b.sidebar_width / 2; }")
+        _wait(tab, back, before, timeout_ms=1000)
+        restored = state()
         result["after_second"] = restored
-        if restored["hidden"] or abs(restored["sidebar_width"] - before["sidebar_width"]) >= 2:
+        if restored["hidden"] or abs(restored["sidebar_width"] - before["sidebar_width"]) >= 2 \
+                or restored["article_width"] >= before["article_width"] + before["sidebar_width"] / 2:
             result["problems"].append(f"a second click did not restore the sidebar ({before} -> {restored})")
         return result
+
+
+def _wait(tab, predicate: str, arg, timeout_ms: int = 600) -> bool:
+    """Wait in the page (every animation frame) until ``predicate(arg)`` holds; False on timeout."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        tab.wait_for_function(predicate, arg=arg, timeout=timeout_ms, polling="raf")
+        return True
+    except PlaywrightTimeout:
+        return False
 
 
 def _meta_refresh(path: Path) -> str | None:

@@ -365,7 +365,7 @@ window.__bookProbes = (() => {
     const dialog = document.getElementById("pst-primary-sidebar-modal");
     if (!s) return { hidden: true, sidebar_width: 0, article_width: Math.round(a.getBoundingClientRect().width), dialog_open: !!(dialog && dialog.open), missing: true };
     const r = s.getBoundingClientRect();
-    const hidden = !isShown(s) || r.right <= 0 || r.left >= innerWidth;
+    const hidden = !isShown(s) || r.right <= 1 || r.left >= innerWidth - 1;
     return { hidden, sidebar_width: Math.round(r.width), article_width: Math.round(a.getBoundingClientRect().width), dialog_open: !!(dialog && dialog.open) };
   }
 
