@@ -278,7 +278,9 @@ class Visitor:
                 visit.mark("clicking solution titles")
                 visit.solutions = self._solutions(tab, touch)
                 visit.mark("measuring overflow")
-                visit.probe["overflow"] = tab.evaluate("() => window.__bookProbes.overflow()")
+                # Open what is still closed (via its own toggle button), with transitions off for
+                # the measurement only, so the layout check sees every solution at its full size.
+                visit.probe["overflow"] = tab.evaluate("() => window.__bookProbes.overflowWithAllOpen()")
             if viewport == "desktop":
                 visit.mark("toggling the sidebar")
                 visit.nav["sidebar_toggle"] = self._desktop_toggle(tab)
@@ -343,9 +345,6 @@ class Visitor:
                 tab.mouse.click(aim["x"], aim["y"])
             after = tab.evaluate("i => window.__bookProbes.solutionAfter(i)", i)
             results.append(entry | {"opened": after["open"], "jumped": after["href"] != aim["href"], "url_after": after["href"]})
-        # Open what is still closed (via its own toggle button) so the layout check sees it.
-        if tab.evaluate("() => window.__bookProbes.openAllToggles()"):
-            tab.wait_for_timeout(350)  # the toggles fade in over 0.3 s
         return results
 
     # -- navigation ------------------------------------------------------------------------

@@ -229,6 +229,7 @@ window.__bookProbes = (() => {
     const aR = art.getBoundingClientRect();
     const docW = document.documentElement.scrollWidth;
     const out = { inner_width: innerWidth, doc_scroll_width: docW, article: rect(art), sticking_out: [], clipped: [], beyond_viewport: [] };
+    const owners = new Map();
     const walk = (parent) => {
       for (const el of parent.children) {
         if (el.matches(OVERFLOW_SKIP)) continue;
@@ -244,8 +245,20 @@ window.__bookProbes = (() => {
           continue;
         }
         if (counts && (r.right > aR.right + 1 || r.left < aR.left - 1)) {
-          out.sticking_out.push({ el: where(el), left: Math.round(r.left), right: Math.round(r.right),
-                                  column: [Math.round(aR.left), Math.round(aR.right)], text: clip(el.textContent, 80) });
+          // An inline piece (a word of a signature, inline code or math) is reported through the
+          // line box it belongs to: one entry per paragraph, heading or signature.
+          let owner = el;
+          if (cs.display.startsWith("inline")) {
+            for (let a = el.parentElement; a && a !== art; a = a.parentElement) {
+              if (!getComputedStyle(a).display.startsWith("inline")) { owner = a; break; }
+            }
+          }
+          const prev = owners.get(owner);
+          if (prev) { prev.right = Math.max(prev.right, Math.round(r.right)); prev.left = Math.min(prev.left, Math.round(r.left)); continue; }
+          const entry = { el: where(owner) + (owner === el ? "" : " (its " + describe(el) + ")"), left: Math.round(r.left), right: Math.round(r.right),
+                          column: [Math.round(aR.left), Math.round(aR.right)], text: clip(owner.textContent, 80) };
+          owners.set(owner, entry);
+          out.sticking_out.push(entry);
           continue;
         }
         if (cs.overflowX === "auto" || cs.overflowX === "scroll" || el.matches(OVERFLOW_LEAF)) continue;
@@ -369,9 +382,17 @@ window.__bookProbes = (() => {
     return { hidden, sidebar_width: Math.round(r.width), article_width: Math.round(a.getBoundingClientRect().width), dialog_open: !!(dialog && dialog.open) };
   }
 
+  function overflowWithAllOpen() {
+    const style = document.createElement("style");
+    style.textContent = "*, *::before, *::after { transition: none !important; animation: none !important; }";
+    document.head.appendChild(style);
+    openAllToggles();
+    document.body.getBoundingClientRect();  // lay out now
+    try { return overflow(); } finally { style.remove(); }
+  }
   function closeDialogs() {
     for (const d of document.querySelectorAll("dialog[open]")) d.close();
   }
 
-  return { collect, overflow, closeDialogs, solutionState, solutionAim, solutionAfter, openAllToggles, drawerInfo, dialogContent, sidebarState, describe, rect: rect };
+  return { collect, overflow, overflowWithAllOpen, closeDialogs, solutionState, solutionAim, solutionAfter, openAllToggles, drawerInfo, dialogContent, sidebarState, describe, rect: rect };
 })();
