@@ -1,5 +1,6 @@
 # Two commands set everything up on a fresh machine: `make book` and `make test`.
 # Every target installs the pinned environment into .venv first (only when requirements change).
+# `make help` lists the targets: each is documented by its `##` comment.
 
 PYTHON ?= python3
 VENV := .venv
@@ -10,16 +11,17 @@ export PYTHONHASHSEED := 0
 # The kernel settings behind the committed outputs (short tracebacks, 2x figures):
 # tools/ipython/profile_default/ipython_kernel_config.py
 export IPYTHONDIR := $(CURDIR)/tools/ipython
+# The hypothesis profile of tests/conftest.py: `ci` draws the same examples on every run.
+# `make unit HYPOTHESIS_PROFILE=dev` draws fresh ones.
+HYPOTHESIS_PROFILE ?= ci
+export HYPOTHESIS_PROFILE
 
-.PHONY: help install book book-strict test unit nbval notebooks browser-test clean
+.PHONY: help install book test unit quick nbval notebooks lint format requirements browser-test clean
 
-help:
-	@echo "make book          build the HTML book into _build/html"
-	@echo "make test          unit tests + nbval (strict) over every notebook in _toc.yml"
-	@echo "make notebooks     re-execute every notebook in place (NB=book/x.ipynb for one)"
-	@echo "make browser-test  open every built page in headless Chromium, offline"
+help:  ## list the targets
+	@awk -F ':.*## ' '/^[a-z-]+:.*## / { printf "  make %-14s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
 
-install: $(STAMP)
+install: $(STAMP)  ## create .venv with the pinned requirements and celib (only when they change)
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,25 +29,43 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation --editable .
 	touch $@
 
-book: $(STAMP)
+book: $(STAMP)  ## build the HTML book into _build/html (strict: any warning fails)
 	$(BIN)/python -m tools.build_book --language en
 
-test: unit nbval
+test: unit nbval  ## unit tests, doctests and hygiene tests, then nbval (strict) over every notebook
 
-unit: $(STAMP)
+unit: $(STAMP)  ## unit tests, doctests of celib, notebook hygiene tests (the slow ones included)
 	$(BIN)/python -m pytest -q
 
-nbval: $(STAMP)
+quick: $(STAMP)  ## the unit tests without those marked slow (they spawn processes)
+	$(BIN)/python -m pytest -q -m "not slow"
+
+nbval: $(STAMP)  ## nbval in strict mode over every notebook in _toc.yml
 	$(BIN)/python -m pytest -q $(NBVAL) $$($(BIN)/python -c "from tools.notebooks import toc_notebooks; print(*toc_notebooks())")
 
-notebooks: $(STAMP)
+notebooks: $(STAMP)  ## re-execute every notebook in place (NB=book/x.ipynb for one)
 	$(BIN)/python -m tools.run_notebooks $(NB)
+
+lint: $(STAMP)  ## ruff (lint and format check, notebooks included) and mypy on celib
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: $(STAMP)  ## apply ruff's formatting and its safe fixes
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+requirements: $(STAMP)  ## re-pin requirements.txt from requirements.in (keeps pins; UPGRADE=1 moves them all)
+	$(BIN)/pip-compile --quiet --strip-extras --no-emit-index-url --no-emit-find-links $(if $(UPGRADE),--upgrade) \
+		--output-file requirements.txt requirements.in
+	# A local CPU wheel installs as torch==X+cpu; PyPI knows the version without the label.
+	sed -i -E 's/^torch==([^+]*)\+cpu$$/torch==\1/' requirements.txt
 
 # BOOK_HTML=<dir> tests another built copy of the site (default: _build/html).
 BOOK_HTML ?= _build/html
-browser-test: $(STAMP)
+browser-test: $(STAMP)  ## after `make book`: open every page in headless Chromium, offline (BOOK_HTML=dir for another copy)
 	test -f $(BOOK_HTML)/index.html || { echo "run 'make book' first"; exit 1; }
 	BOOK_HTML=$(abspath $(BOOK_HTML)) $(BIN)/python -m pytest -q -o addopts="-p no:cacheprovider" tests/browser
 
-clean:
+clean:  ## remove _build/
 	rm -rf _build

@@ -10,7 +10,7 @@ of ``x`` and ``W``:
 * ``naive``: ``F.cross_entropy(F.linear(x, W), y)``, eager autograd;
 * ``chunked forward``: the same, one chunk of tokens at a time, summed; autograd does the rest;
 * ``torch chunked``: ``F.linear_cross_entropy(x, W, y, options=LinearCrossEntropyOptions())``;
-* ``celib``: ``celib.large_vocab.linear_cross_entropy(x, W, y)`` (default chunk size);
+* ``celib``: ``celib.linear_cross_entropy.linear_cross_entropy(x, W, y)`` (default chunk size);
 * ``naive compiled`` (GPU only): ``naive`` under ``torch.compile``.
 
 Memory is the peak above the inputs, also as a ratio to the lower bound: the gradients of ``x``
@@ -29,8 +29,8 @@ float32 and 2e-2 in bf16).
 ``--configs '[["naive", N, D, V, "float32"], ...]'`` (the dtype is optional) measures the listed
 CPU configurations one after the other in this process and prints JSON (run it with the
 environment variable above): this is what the CPU benchmark runs in each child, and what the
-book's chapter on large vocabularies runs at small sizes. ``--json`` prints the results of a
-whole benchmark as JSON.
+book's chapter on large vocabularies runs at small sizes (through :func:`measure_in_child`).
+``--json`` prints the results of a whole benchmark as JSON.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ import time
 import torch
 import torch.nn.functional as F
 
-from celib.large_vocab import default_chunk_size, linear_cross_entropy
+from celib.linear_cross_entropy import default_chunk_size, linear_cross_entropy
 
 MIB = 2**20
 CHILD_ENV = {"MALLOC_MMAP_THRESHOLD_": "65536"}  # freed tensors go back to the OS
@@ -58,8 +58,10 @@ def naive(x, w, y):
 
 def chunked_forward(x, w, y):
     step = default_chunk_size(*x.shape, x.dtype)
-    total = sum(F.cross_entropy(F.linear(x[i : i + step], w), y[i : i + step], reduction="sum")
-                for i in range(0, x.shape[0], step))
+    total = sum(
+        F.cross_entropy(F.linear(x[i : i + step], w), y[i : i + step], reduction="sum")
+        for i in range(0, x.shape[0], step)
+    )
     return total / x.shape[0]
 
 
@@ -109,15 +111,28 @@ def measure(method: str, n: int, d: int, v: int, dtype: str = "float32", *, repe
         start = time.perf_counter()
         fn(x, w, y).backward()
         times.append(time.perf_counter() - start)
-    return {"method": method, "n": n, "d": d, "v": v, "peak": _status_bytes("VmHWM") - baseline,
-            "bound": lower_bound_bytes(n, d, v, x.dtype), "time": statistics.median(times[1:]),
-            "check": w.grad.double().square().sum().item()}
+    return {
+        "method": method,
+        "n": n,
+        "d": d,
+        "v": v,
+        "peak": _status_bytes("VmHWM") - baseline,
+        "bound": lower_bound_bytes(n, d, v, x.dtype),
+        "time": statistics.median(times[1:]),
+        "check": w.grad.double().square().sum().item(),
+    }
 
 
 def measure_in_child(configs, repeats: int = 1, threads: int = 2) -> list[dict]:
     """Run :func:`measure` on each ``(method, n, d, v, dtype)`` of ``configs`` in one fresh child process."""
-    command = [sys.executable, os.path.abspath(__file__), "--configs", json.dumps(configs),
-               f"--repeats={repeats}", f"--threads={threads}"]
+    command = [
+        sys.executable,
+        os.path.abspath(__file__),
+        "--configs",
+        json.dumps(configs),
+        f"--repeats={repeats}",
+        f"--threads={threads}",
+    ]
     done = subprocess.run(command, check=True, capture_output=True, text=True, env={**os.environ, **CHILD_ENV})
     return json.loads(done.stdout)
 
@@ -126,12 +141,16 @@ def print_table(results, time_unit=1.0, unit_name="s") -> None:
     """One line per method; times also as ratios to ``naive`` (and to ``naive compiled`` if measured)."""
     times = {r["method"]: r["time"] for r in results}
     references = [name for name in ("naive", "naive compiled") if name in times]
-    print(f"{'method':<16}{'peak above inputs':>20}{'x lower bound':>15}{'time':>10}{'':<{len(unit_name)}}"
-          + "".join(f"{'x ' + name:>{len(name) + 4}}" for name in references))
+    print(
+        f"{'method':<16}{'peak above inputs':>20}{'x lower bound':>15}{'time':>10}{'':<{len(unit_name)}}"
+        + "".join(f"{'x ' + name:>{len(name) + 4}}" for name in references)
+    )
     for r in results:
-        print(f"{r['method']:<16}{r['peak'] / MIB:>16.0f} MiB{r['peak'] / r['bound']:>15.2f}"
-              f"{r['time'] * time_unit:>10.2f}{unit_name}"
-              + "".join(f"{r['time'] / times[name]:>{len(name) + 4}.2f}" for name in references))
+        print(
+            f"{r['method']:<16}{r['peak'] / MIB:>16.0f} MiB{r['peak'] / r['bound']:>15.2f}"
+            f"{r['time'] * time_unit:>10.2f}{unit_name}"
+            + "".join(f"{r['time'] / times[name]:>{len(name) + 4}.2f}" for name in references)
+        )
 
 
 def dtype_name(dtype: torch.dtype) -> str:
@@ -172,9 +191,18 @@ def gpu_benchmark(n, d, v, repeats) -> list[dict]:
             torch.cuda.synchronize()
             times.append(start.elapsed_time(stop) / 1000)
             peaks.append(torch.cuda.max_memory_allocated() - baseline)
-        results.append({"method": method, "n": n, "d": d, "v": v, "peak": max(peaks[1:]),
-                        "bound": lower_bound_bytes(n, d, v, dtype), "time": statistics.median(times[1:]),
-                        "check": w.grad.double().square().sum().item()})
+        results.append(
+            {
+                "method": method,
+                "n": n,
+                "d": d,
+                "v": v,
+                "peak": max(peaks[1:]),
+                "bound": lower_bound_bytes(n, d, v, dtype),
+                "time": statistics.median(times[1:]),
+                "check": w.grad.double().square().sum().item(),
+            }
+        )
     return results
 
 
@@ -190,13 +218,17 @@ def main(argv=None) -> int:
     parser.add_argument("--n", type=int, help="tokens (default 2048 on CPU, 8192 on GPU)")
     parser.add_argument("--d", type=int, help="hidden size (default 1024 on CPU, 4096 on GPU)")
     parser.add_argument("--v", type=int, help="vocabulary size (default 65536 on CPU, 128256 on GPU)")
-    parser.add_argument("--dtype", choices=["float32", "bfloat16"],
-                        help="dtype of the CPU benchmark (default float32; the GPU benchmark is bf16)")
+    parser.add_argument(
+        "--dtype",
+        choices=["float32", "bfloat16"],
+        help="dtype of the CPU benchmark (default float32; the GPU benchmark is bf16)",
+    )
     parser.add_argument("--repeats", type=int, default=3, help="timed runs after the warm-up")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads (torch.set_num_threads)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
-    parser.add_argument("--configs", type=json.loads,
-                        help="JSON list of [method, N, D, V] or [method, N, D, V, dtype] to measure here")
+    parser.add_argument(
+        "--configs", type=json.loads, help="JSON list of [method, N, D, V] or [method, N, D, V, dtype] to measure here"
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     if args.configs:

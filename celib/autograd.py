@@ -14,10 +14,12 @@ rows whose target is ``ignore_index``.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch.autograd.function import once_differentiable
 
-from celib.functional import check_cross_entropy_args
+from celib._checks import apply_reduction, check_cross_entropy_args, target_weights
 
 __all__ = ["CrossEntropyFunction", "cross_entropy"]
 
@@ -33,29 +35,30 @@ class CrossEntropyFunction(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, input, target, weight, ignore_index, reduction):
-        # input (N, C, *), target (N, *), weight (C,) or None
+    def forward(
+        ctx: Any,
+        input: torch.Tensor,
+        target: torch.Tensor,
+        weight: torch.Tensor | None,
+        ignore_index: int,
+        reduction: str,
+    ) -> torch.Tensor:
+        # input (N, C, *), target (N, *) int64, weight (C,) or None
         shifted = input - input.amax(dim=1, keepdim=True)  # log-sum-exp with the max shift
         log_probs = shifted - shifted.exp().sum(dim=1, keepdim=True).log()  # (N, C, *)
-        keep = target != ignore_index  # (N, *)
-        safe_target = target.masked_fill(~keep, 0)  # (N, *): a valid index for gather
-        nll = -log_probs.gather(1, safe_target.unsqueeze(1)).squeeze(1)  # (N, *)
-        w_y = torch.ones_like(nll) if weight is None else weight[safe_target]  # (N, *)
+        keep, safe_target, w_y = target_weights(target, weight, ignore_index, input.dtype)  # (N, *) each
+        nll = -log_probs.gather(1, safe_target.unsqueeze(1)).squeeze(1)  # (N, 1, *) -> (N, *)
         losses = torch.where(keep, w_y * nll, 0.0)  # (N, *): ignored elements contribute 0
-        if reduction == "none":
-            output, scale = losses, w_y
-        elif reduction == "sum":
-            output, scale = losses.sum(), w_y
-        else:  # "mean": weighted average over the kept elements; 0 / 0 = nan if none is kept
-            total_weight = torch.where(keep, w_y, 0.0).sum()
-            output, scale = losses.sum() / total_weight, w_y / total_weight
+        total_weight = w_y.sum()  # the mean's normaliser; 0 / 0 = nan if nothing is kept
+        output = apply_reduction(losses, reduction, total_weight)
+        scale = w_y / total_weight if reduction == "mean" else w_y  # (N, *): d output / d loss_i
         # Ignored elements get no gradient, even where the normaliser is 0 (PyTorch does the same).
         ctx.save_for_backward(log_probs, safe_target, torch.where(keep, scale, 0.0))
         return output
 
     @staticmethod
     @once_differentiable
-    def backward(ctx, grad_output):
+    def backward(ctx: Any, grad_output: torch.Tensor) -> tuple[torch.Tensor, None, None, None, None]:
         log_probs, safe_target, scale = ctx.saved_tensors
         grad = log_probs.exp()  # softmax, (N, C, *)
         grad.scatter_add_(1, safe_target.unsqueeze(1), -torch.ones_like(log_probs[:, :1]))  # - onehot
@@ -78,10 +81,10 @@ def cross_entropy(
     :math:`y_i` is ``ignore_index``. ``reduction="mean"`` divides the sum by
     :math:`\sum_i w_{y_i}` over the kept elements (``nan`` if none is kept, like PyTorch).
     The gradient with respect to ``input`` is :math:`w_{y_i} (p_i - e_{y_i})` times the
-    upstream gradient (and the mean's normaliser). Arguments are validated by
-    ``celib.functional.check_cross_entropy_args``, so bad input is rejected exactly as
-    ``celib.functional.cross_entropy`` rejects it; probability targets are refused (use
-    ``celib.functional.cross_entropy``), and so is a ``weight`` that requires grad.
+    upstream gradient (and the mean's normaliser). Arguments are validated by the same check as
+    ``celib.functional.cross_entropy``, so bad input is rejected with the same messages;
+    probability targets are refused (use ``celib.functional.cross_entropy``), and so is a
+    ``weight`` that requires grad.
 
     The backward is ``once_differentiable``: it gives first derivatives only. Differentiating
     its result again raises an error where autograd can tell, but
@@ -104,17 +107,13 @@ def cross_entropy(
     >>> logits.grad  # softmax(logits) - onehot(0)
     tensor([[-0.5000,  0.2500,  0.2500]])
     """
-    if not check_cross_entropy_args(input, target, weight, ignore_index, reduction):
-        raise ValueError(
-            f"target has the input's shape {tuple(input.shape)}, so it holds class probabilities; "
-            "celib.autograd.cross_entropy takes class indices only (celib.functional.cross_entropy takes both)"
-        )
+    indices, _ = check_cross_entropy_args(input, target, weight, ignore_index, reduction, allow_probabilities=False)
+    assert indices is not None  # allow_probabilities=False: always class indices
     if weight is not None and weight.requires_grad:
         raise ValueError(
             "weight requires grad; cross entropy is differentiable with respect to input only (as in PyTorch)"
         )
-    target = target.long()  # gather and scatter index with int64 (uint8 targets are allowed)
     if input.dim() == 1:  # unbatched: (C,) logits and a 0-d target are a batch of one
-        loss = CrossEntropyFunction.apply(input.unsqueeze(0), target.unsqueeze(0), weight, ignore_index, reduction)
+        loss = CrossEntropyFunction.apply(input.unsqueeze(0), indices.unsqueeze(0), weight, ignore_index, reduction)
         return loss.squeeze(0)
-    return CrossEntropyFunction.apply(input, target, weight, ignore_index, reduction)
+    return CrossEntropyFunction.apply(input, indices, weight, ignore_index, reduction)

@@ -16,8 +16,15 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from celib._checks import as_float_tensor, check_distribution
-from celib._checks import check_class_targets
+from celib._checks import (
+    check_class_indices,
+    check_distribution,
+    check_floating,
+    check_index_dtype,
+    check_int,
+    check_target_shape,
+    check_tensor,
+)
 
 __all__ = ["ReliabilityCurve", "expected_calibration_error", "fit_temperature", "reliability_curve"]
 
@@ -36,23 +43,21 @@ class ReliabilityCurve:
     count: torch.Tensor  #: (n_bins,) number of examples in each bin
 
 
-def _check_n_bins(n_bins) -> None:
-    if isinstance(n_bins, bool) or not isinstance(n_bins, int) or n_bins < 1:
-        raise ValueError(f"n_bins must be a positive int; got {n_bins!r}")
+def _check_scores_and_target(
+    scores: object, target: object, name: str, holds: str
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``scores (N, C)`` (probabilities or logits) and class indices ``target (N,)`` in ``[0, C)``."""
+    scores = check_floating(scores, name, holds)
+    if scores.dim() != 2:
+        raise ValueError(f"{name} has shape {tuple(scores.shape)}; expected (N, C), one row per example")
+    target = check_tensor(target, "target")
+    check_target_shape(target, tuple(scores.shape[:1]), name, tuple(scores.shape))
+    indices = check_index_dtype(target)
+    check_class_indices(indices, scores.shape[1], "target")
+    return scores, indices
 
 
-def _check_probs_and_labels(probs, labels) -> torch.Tensor:
-    probs = as_float_tensor(probs, "probs")
-    if probs.dim() != 2:
-        raise ValueError(f"probs must have shape (N, K), one distribution per row; got shape {tuple(probs.shape)}")
-    check_distribution(probs, "probs")
-    check_class_targets(labels, probs.shape[1], "labels")
-    if labels.shape != probs.shape[:1]:
-        raise ValueError(f"labels must have shape ({probs.shape[0]},), one per row of probs; got {tuple(labels.shape)}")
-    return probs
-
-
-def reliability_curve(probs, labels: torch.Tensor, n_bins: int = 15) -> ReliabilityCurve:
+def reliability_curve(probs: torch.Tensor, target: torch.Tensor, n_bins: int = 15) -> ReliabilityCurve:
     r"""Bin predictions by confidence into ``n_bins`` equal-width bins and measure each bin.
 
     The confidence of row :math:`i` is :math:`c_i = \max_k p_{ik}` and its prediction is correct
@@ -68,19 +73,24 @@ def reliability_curve(probs, labels: torch.Tensor, n_bins: int = 15) -> Reliabil
     in every bin: the curve lies on the diagonal.
 
     Args:
-        probs: predicted distributions, shape ``(N, K)``, rows summing to 1.
-        labels: true classes, ``torch.long`` of shape ``(N,)``.
+        probs: predicted distributions, shape ``(N, C)``, rows summing to 1.
+        target: true classes, class indices of shape ``(N,)``.
         n_bins: number of equal-width bins on [0, 1].
+
+    Returns:
+        A :class:`ReliabilityCurve` of tensors, computed from ``probs.detach()`` (a measurement,
+        not differentiable).
 
     >>> probs = torch.tensor([[0.9, 0.1], [0.9, 0.1], [0.4, 0.6], [0.4, 0.6]])
     >>> curve = reliability_curve(probs, torch.tensor([0, 1, 1, 1]), n_bins=2)
     >>> curve.confidence, curve.accuracy, curve.count
     (tensor([   nan, 0.7500]), tensor([   nan, 0.7500]), tensor([0, 4]))
     """
-    probs = _check_probs_and_labels(probs, labels)
-    _check_n_bins(n_bins)
+    probs, target = _check_scores_and_target(probs, target, "probs", "probabilities")
+    check_distribution(probs, "probs", dim=1)
+    n_bins = check_int(n_bins, "n_bins", minimum=1)
     confidence, prediction = probs.detach().max(dim=1)  # (N,), (N,)
-    correct = (prediction == labels).to(probs.dtype)  # (N,)
+    correct = (prediction == target).to(probs.dtype)  # (N,)
     # b / n correctly rounded (exactly 0.6 for 3 / 5, like the literal), on the device of probs
     edges = torch.arange(n_bins + 1, dtype=probs.dtype, device=probs.device) / n_bins
     # bucketize with right=False puts c in bin b when edges[b] < c <= edges[b + 1].
@@ -91,7 +101,7 @@ def reliability_curve(probs, labels: torch.Tensor, n_bins: int = 15) -> Reliabil
     return ReliabilityCurve(edges, sum_confidence / count, sum_correct / count, count)  # 0 / 0 = nan if empty
 
 
-def expected_calibration_error(probs, labels: torch.Tensor, n_bins: int = 15) -> torch.Tensor:
+def expected_calibration_error(probs: torch.Tensor, target: torch.Tensor, n_bins: int = 15) -> torch.Tensor:
     r"""Expected calibration error with ``n_bins`` equal-width confidence bins.
 
     .. math::
@@ -100,20 +110,21 @@ def expected_calibration_error(probs, labels: torch.Tensor, n_bins: int = 15) ->
         \bigl|\operatorname{acc}(B_b) - \operatorname{conf}(B_b)\bigr|,
 
     with the bins of :func:`reliability_curve` (empty bins contribute 0). It lies in [0, 1]:
-    0 for a calibrated model, large for an over- or under-confident one.
+    0 for a calibrated model, large for an over- or under-confident one. A scalar tensor of
+    ``probs``' dtype, not differentiable (a measurement, like the curve).
 
     >>> probs = torch.tensor([[0.9, 0.1]] * 4)  # 90% confident, 75% right
     >>> expected_calibration_error(probs, torch.tensor([0, 0, 0, 1]))
     tensor(0.1500)
     """
-    curve = reliability_curve(probs, labels, n_bins)
+    curve = reliability_curve(probs, target, n_bins)
     filled = curve.count > 0
     gaps = (curve.accuracy[filled] - curve.confidence[filled]).abs()
     return (curve.count[filled] * gaps).sum() / curve.count.sum()
 
 
-def fit_temperature(logits, labels: torch.Tensor, max_iter: int = 100) -> float:
-    r"""Temperature :math:`T > 0` minimising the NLL of ``softmax(logits / T)`` on ``labels``.
+def fit_temperature(logits: torch.Tensor, target: torch.Tensor, max_iter: int = 100) -> float:
+    r"""Temperature :math:`T > 0` minimising the NLL of ``softmax(logits / T)`` on ``target``.
 
     .. math::
 
@@ -127,8 +138,8 @@ def fit_temperature(logits, labels: torch.Tensor, max_iter: int = 100) -> float:
     scalar never changes the argmax, so accuracy is unchanged.
 
     Args:
-        logits: shape ``(N, K)``.
-        labels: true classes, ``torch.long`` of shape ``(N,)``.
+        logits: shape ``(N, C)``.
+        target: true classes, class indices of shape ``(N,)``.
         max_iter: L-BFGS iterations.
 
     Returns:
@@ -138,16 +149,8 @@ def fit_temperature(logits, labels: torch.Tensor, max_iter: int = 100) -> float:
     >>> round(fit_temperature(logits, torch.tensor([0, 1, 0, 0])), 4)  # 3 of 4 right: softmax(z / T) = 0.75
     1.8205
     """
-    logits = as_float_tensor(logits, "logits")
-    if logits.dim() != 2:
-        raise ValueError(f"logits must have shape (N, K); got shape {tuple(logits.shape)}")
-    check_class_targets(labels, logits.shape[1], "labels")
-    if labels.shape != logits.shape[:1]:
-        raise ValueError(
-            f"labels must have shape ({logits.shape[0]},), one per row of logits; got {tuple(labels.shape)}"
-        )
-    if isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 1:
-        raise ValueError(f"max_iter must be a positive int; got {max_iter!r}")
+    logits, target = _check_scores_and_target(logits, target, "logits", "logits")
+    max_iter = check_int(max_iter, "max_iter", minimum=1)
 
     logits = logits.detach().to(torch.float64)
     log_t = torch.zeros((), dtype=torch.float64, device=logits.device, requires_grad=True)
@@ -157,7 +160,7 @@ def fit_temperature(logits, labels: torch.Tensor, max_iter: int = 100) -> float:
 
     def closure() -> torch.Tensor:
         optimizer.zero_grad()
-        loss = F.cross_entropy(logits / log_t.exp(), labels)
+        loss = F.cross_entropy(logits / log_t.exp(), target)
         loss.backward()
         return loss
 

@@ -15,31 +15,36 @@ from __future__ import annotations
 import heapq
 from collections.abc import Sequence
 from fractions import Fraction
-from numbers import Integral
+from typing import Any
 
 import torch
 
-from celib._checks import as_float_tensor, check_distribution
+from celib._checks import ArrayLike, as_probability_vector, check_int, describe
+
+__all__ = [
+    "block_distribution",
+    "canonical_code",
+    "decode",
+    "encode",
+    "expected_length",
+    "huffman_code",
+    "is_prefix_free",
+    "kraft_sum",
+]
 
 
-def _as_probability_vector(p, name: str = "p") -> torch.Tensor:
-    """Return ``p`` as a float tensor after checking it is one distribution: 1-D, entries in [0, 1], sum 1."""
-    p = as_float_tensor(p, name)
-    if p.dim() != 1:
-        raise ValueError(f"{name} must be a 1-D probability vector; got shape {tuple(p.shape)}")
-    check_distribution(p, name)
-    return p
-
-
-def _check_code(code, name: str = "code") -> list[str]:
+def _check_code(code: Any, name: str = "code") -> list[str]:
     """Return ``code`` as a list of str after checking every entry is a non-empty string of 0s and 1s."""
     if isinstance(code, str) or not isinstance(code, Sequence):
         raise TypeError(f"{name} must be a sequence of code words (strings of '0' and '1'); got {type(code).__name__}")
     if len(code) == 0:
         raise ValueError(f"{name} must hold at least one code word; got an empty sequence")
     for index, word in enumerate(code):
-        if not isinstance(word, str) or not word or set(word) - {"0", "1"}:
-            raise ValueError(f"{name}[{index}] must be a non-empty string of '0' and '1'; got {word!r}")
+        expected = "a non-empty string of '0' and '1'"
+        if not isinstance(word, str):
+            raise TypeError(f"{name}[{index}] must be {expected}; got {describe(word)}")
+        if not word or set(word) - {"0", "1"}:
+            raise ValueError(f"{name}[{index}] must be {expected}; got {word!r}")
     return list(code)
 
 
@@ -73,7 +78,7 @@ def _huffman_lengths(weights: list[float]) -> list[int]:
     return depth[:size]
 
 
-def canonical_code(lengths) -> list[str]:
+def canonical_code(lengths: Sequence[int] | torch.Tensor) -> list[str]:
     r"""The canonical prefix-free code with the given code-word lengths.
 
     Kraft's inequality says that a prefix-free binary code with lengths :math:`l_1, \dots, l_K`
@@ -82,14 +87,16 @@ def canonical_code(lengths) -> list[str]:
     (the *canonical* code of DEFLATE). The result depends only on the lengths.
 
     Args:
-        lengths: positive integers, one per symbol (a list or an integer-valued tensor).
+        lengths: positive integers, one per symbol (a list or an integer-valued tensor;
+            integer-valued floats are accepted).
 
     Returns:
         A list of code words; ``len(result[i]) == lengths[i]``.
 
     Raises:
-        ValueError: if a length is not a positive integer, or the lengths violate Kraft's
-            inequality (then no prefix-free code has them).
+        TypeError: if a length is not an integer.
+        ValueError: if a length is below 1, or the lengths violate Kraft's inequality (then
+            no prefix-free code has them).
 
     >>> canonical_code([2, 1, 3, 3])
     ['10', '0', '110', '111']
@@ -99,18 +106,19 @@ def canonical_code(lengths) -> list[str]:
     ValueError: lengths violate Kraft's inequality: sum of 2**-length is 5/4 > 1, so no prefix-free code has them
     """
     if isinstance(lengths, torch.Tensor):
-        if lengths.dim() != 1 or lengths.is_complex():
-            raise ValueError(f"lengths must be a 1-D sequence of positive integers; got a tensor of shape {tuple(lengths.shape)}")
+        if lengths.dim() != 1:
+            raise ValueError(f"lengths has shape {tuple(lengths.shape)}; expected a 1-D sequence of positive integers")
         lengths = lengths.tolist()
-    if isinstance(lengths, str) or not isinstance(lengths, Sequence) or len(lengths) == 0:
-        raise ValueError(f"lengths must be a non-empty sequence of positive integers; got {lengths!r}")
+    if isinstance(lengths, str) or not isinstance(lengths, Sequence):
+        raise TypeError(f"lengths must be a sequence of positive integers; got {type(lengths).__name__}")
+    if len(lengths) == 0:
+        raise ValueError("lengths must hold at least one length; got an empty sequence")
     checked = []
+    length: Any
     for index, length in enumerate(lengths):
         if isinstance(length, float) and length.is_integer():
-            length = int(length)
-        if isinstance(length, bool) or not isinstance(length, Integral) or length < 1:
-            raise ValueError(f"lengths[{index}] must be a positive integer; got {length!r}")
-        checked.append(int(length))
+            length = int(length)  # an integer-valued float (or float tensor) is a length too
+        checked.append(check_int(length, f"lengths[{index}]", minimum=1))
     total = _kraft_fraction(checked)
     if total > 1:
         raise ValueError(
@@ -127,7 +135,7 @@ def canonical_code(lengths) -> list[str]:
     return code
 
 
-def huffman_code(p) -> list[str]:
+def huffman_code(p: ArrayLike) -> list[str]:
     r"""An optimal prefix-free binary code for a source with probabilities ``p``.
 
     Huffman's algorithm repeatedly merges the two least probable nodes; the depth of each symbol
@@ -166,13 +174,13 @@ def huffman_code(p) -> list[str]:
     >>> huffman_code([1.0])
     ['0']
     """
-    p = _as_probability_vector(p)
+    p = as_probability_vector(p, "p")
     if p.numel() == 1:
         return ["0"]
     return canonical_code(_huffman_lengths(p.detach().tolist()))
 
 
-def kraft_sum(code) -> torch.Tensor:
+def kraft_sum(code: Sequence[str]) -> torch.Tensor:
     r"""Kraft's sum :math:`\sum_i 2^{-l_i}` over the code words' lengths :math:`l_i`.
 
     Every prefix-free code has a Kraft sum :math:`\le 1`; a code whose sum is exactly 1 is
@@ -194,7 +202,7 @@ def kraft_sum(code) -> torch.Tensor:
     return torch.tensor(float(_kraft_fraction([len(word) for word in code])), dtype=torch.float64)
 
 
-def is_prefix_free(code) -> bool:
+def is_prefix_free(code: Sequence[str]) -> bool:
     """Whether no code word is a prefix of another (a repeated code word counts as one).
 
     In sorted order the words that start with ``u`` come right after ``u``, so checking
@@ -209,7 +217,7 @@ def is_prefix_free(code) -> bool:
     return not any(longer.startswith(shorter) for shorter, longer in zip(words, words[1:]))
 
 
-def expected_length(code, p) -> torch.Tensor:
+def expected_length(code: Sequence[str], p: ArrayLike) -> torch.Tensor:
     r"""Expected code-word length :math:`L = \sum_i p_i\, l_i` in bits per symbol.
 
     Args:
@@ -223,14 +231,14 @@ def expected_length(code, p) -> torch.Tensor:
     tensor(1.7500)
     """
     code = _check_code(code)
-    p = _as_probability_vector(p)
+    p = as_probability_vector(p, "p")
     if len(code) != p.numel():
         raise ValueError(f"code has {len(code)} code words but p has {p.numel()} probabilities; they must match")
     lengths = torch.tensor([len(word) for word in code], dtype=p.dtype, device=p.device)
     return (p * lengths).sum()
 
 
-def encode(message, code) -> str:
+def encode(message: Sequence[int] | torch.Tensor, code: Sequence[str]) -> str:
     """Concatenate the code words of the symbols in ``message``.
 
     Args:
@@ -247,19 +255,18 @@ def encode(message, code) -> str:
     code = _check_code(code)
     if isinstance(message, torch.Tensor):
         if message.is_floating_point() or message.is_complex() or message.dtype == torch.bool:
-            raise TypeError(f"message must hold integer symbol indices; got a tensor of dtype {message.dtype}")
+            raise TypeError(f"message has dtype {message.dtype}; symbol indices must be integers")
         message = message.flatten().tolist()
     bits = []
     for position, symbol in enumerate(message):
-        if isinstance(symbol, bool) or not isinstance(symbol, Integral):
-            raise TypeError(f"message[{position}] must be an integer symbol index; got {symbol!r}")
-        if not 0 <= symbol < len(code):
-            raise IndexError(f"message[{position}] is {symbol}; symbol indices must lie in [0, {len(code) - 1}]")
-        bits.append(code[symbol])
+        index = check_int(symbol, f"message[{position}]")
+        if not 0 <= index < len(code):
+            raise IndexError(f"message[{position}] is {index}; symbol indices must lie in [0, {len(code) - 1}]")
+        bits.append(code[index])
     return "".join(bits)
 
 
-def decode(bits: str, code) -> list[int]:
+def decode(bits: str, code: Sequence[str]) -> list[int]:
     """Split a bit string into code words and return the symbol indices; inverse of :func:`encode`.
 
     The code must be prefix-free: then a code word is complete as soon as its bits have been
@@ -285,7 +292,9 @@ def decode(bits: str, code) -> list[int]:
     """
     code = _check_code(code)
     if not is_prefix_free(code):
-        raise ValueError("code must be prefix-free to be decoded symbol by symbol; some code word is a prefix of another")
+        raise ValueError(
+            "code must be prefix-free to be decoded symbol by symbol; some code word is a prefix of another"
+        )
     if not isinstance(bits, str):
         raise TypeError(f"bits must be a string of '0' and '1'; got {type(bits).__name__}")
     if set(bits) - {"0", "1"}:
@@ -302,11 +311,13 @@ def decode(bits: str, code) -> list[int]:
             raise ValueError(f"bits has {word!r} at position {start}, which starts no code word")
     if start < len(bits):
         tail = bits[start:]
-        raise ValueError(f"bits ends inside a code word: the last {len(tail)} bit(s) {tail!r} are not a complete code word")
+        raise ValueError(
+            f"bits ends inside a code word: the last {len(tail)} bit(s) {tail!r} are not a complete code word"
+        )
     return symbols
 
 
-def block_distribution(p, n: int) -> torch.Tensor:
+def block_distribution(p: ArrayLike, n: int) -> torch.Tensor:
     r"""Distribution of blocks of ``n`` independent symbols, each drawn from ``p``.
 
     Block :math:`(i_1, \dots, i_n)` has probability :math:`p_{i_1} \cdots p_{i_n}` and index
@@ -324,9 +335,8 @@ def block_distribution(p, n: int) -> torch.Tensor:
     >>> block_distribution([0.75, 0.25], 2)
     tensor([0.5625, 0.1875, 0.1875, 0.0625])
     """
-    p = _as_probability_vector(p)
-    if isinstance(n, bool) or not isinstance(n, Integral) or n < 1:
-        raise ValueError(f"n must be a positive integer block length; got {n!r}")
+    p = as_probability_vector(p, "p")
+    n = check_int(n, "n", minimum=1)
     blocks = p
     for _ in range(n - 1):
         blocks = (blocks[:, None] * p[None, :]).reshape(-1)  # (K**j, K) -> (K**(j+1),)

@@ -1,5 +1,10 @@
 r"""Information measures of discrete distributions, in any unit.
 
+This is celib's math-convention module: arguments come in the order of the formulas, the
+target distribution first (:math:`H(p, q)`, :math:`D_{\mathrm{KL}}(p \,\|\, q)`), and they are
+probabilities, not logits. :mod:`celib.functional` follows PyTorch instead (model output first,
+log-space inputs); the README's translation table maps one onto the other.
+
 All functions take probabilities as torch tensors (array-likes are accepted), return tensors,
 and are differentiable. ``base`` chooses the unit: ``2`` gives bits, ``math.e`` (the default,
 the unit of PyTorch's losses) gives nats, ``10`` gives hartleys. One nat is
@@ -12,10 +17,11 @@ import math
 
 import torch
 
-from celib._checks import as_float_tensor, check_distribution, check_probabilities, log_of_base
+from celib._checks import ArrayLike, as_float_tensor, check_distribution, check_probabilities, check_values, log_of_base
+from celib.printing import no_negative_zero
 
 
-def self_information(p, base: float = math.e) -> torch.Tensor:
+def self_information(p: ArrayLike, base: float = math.e) -> torch.Tensor:
     r"""Surprise of an outcome of probability ``p``: :math:`I(p) = -\log_b p`.
 
     :math:`I` is 0 for a certain outcome (``p = 1``), grows as ``p`` shrinks, is ``inf`` for an
@@ -37,8 +43,16 @@ def self_information(p, base: float = math.e) -> torch.Tensor:
     p = as_float_tensor(p, "p")
     log_b = log_of_base(base)
     check_probabilities(p, "p")
-    # Adding 0.0 turns the -0.0 of a certain outcome (p = 1) into 0.0.
-    return -torch.log(p) / log_b + 0.0
+    return _in_base(-torch.log(p), log_b)
+
+
+def _in_base(nats: torch.Tensor, log_b: float) -> torch.Tensor:
+    """Convert ``nats`` to units of the base whose log is ``log_b``.
+
+    The -0.0 of a certain outcome (``-log 1``, or a sum of ``-0 log 0`` terms) becomes 0.0, so
+    that a printed entropy of zero shows no sign.
+    """
+    return no_negative_zero(nats / log_b)
 
 
 def _xlogy(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -52,7 +66,7 @@ def _xlogy(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return torch.xlogy(x, torch.where(both_zero, 1.0, y))
 
 
-def _as_pair(p, q, dim) -> tuple[torch.Tensor, torch.Tensor]:
+def _as_pair(p: ArrayLike, q: ArrayLike, dim: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Validate two distributions along ``dim`` of the same shape; return them as float tensors."""
     p, q = as_float_tensor(p, "p"), as_float_tensor(q, "q")
     if p.shape != q.shape:
@@ -64,7 +78,7 @@ def _as_pair(p, q, dim) -> tuple[torch.Tensor, torch.Tensor]:
     return p, q
 
 
-def _as_joint(pxy) -> torch.Tensor:
+def _as_joint(pxy: ArrayLike) -> torch.Tensor:
     """Validate a joint distribution ``pxy[..., x, y]``: at least 2-D, each (x, y) table sums to 1."""
     pxy = as_float_tensor(pxy, "pxy")
     check_distribution(pxy, "pxy", dim=(-2, -1))
@@ -76,7 +90,7 @@ def _marginals(pxy: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return pxy.sum(-1), pxy.sum(-2)
 
 
-def entropy(p, dim: int = -1, base: float = math.e) -> torch.Tensor:
+def entropy(p: ArrayLike, dim: int = -1, base: float = math.e) -> torch.Tensor:
     r"""Entropy, the expected surprise of a distribution: :math:`H(p) = -\sum_x p(x) \log_b p(x)`.
 
     Terms with :math:`p(x) = 0` contribute 0 (the limit of :math:`t \log t` as :math:`t \to 0`).
@@ -101,11 +115,10 @@ def entropy(p, dim: int = -1, base: float = math.e) -> torch.Tensor:
     p = as_float_tensor(p, "p")
     log_b = log_of_base(base)
     check_distribution(p, "p", dim)
-    # Adding 0.0 turns the -0.0 of a certain outcome into 0.0.
-    return -_xlogy(p, p).sum(dim) / log_b + 0.0
+    return _in_base(-_xlogy(p, p).sum(dim), log_b)
 
 
-def cross_entropy(p, q, dim: int = -1, base: float = math.e) -> torch.Tensor:
+def cross_entropy(p: ArrayLike, q: ArrayLike, dim: int = -1, base: float = math.e) -> torch.Tensor:
     r"""Cross entropy of ``q`` relative to ``p``: :math:`H(p, q) = -\sum_x p(x) \log_b q(x)`.
 
     The expected surprise of outcomes drawn from :math:`p` when you believe :math:`q`.
@@ -134,10 +147,10 @@ def cross_entropy(p, q, dim: int = -1, base: float = math.e) -> torch.Tensor:
     """
     p, q = _as_pair(p, q, dim)
     log_b = log_of_base(base)
-    return -_xlogy(p, q).sum(dim) / log_b + 0.0
+    return _in_base(-_xlogy(p, q).sum(dim), log_b)
 
 
-def kl_divergence(p, q, dim: int = -1, base: float = math.e) -> torch.Tensor:
+def kl_divergence(p: ArrayLike, q: ArrayLike, dim: int = -1, base: float = math.e) -> torch.Tensor:
     r"""Kullback-Leibler divergence :math:`D_{\mathrm{KL}}(p \,\|\, q) = \sum_x p(x) \log_b \frac{p(x)}{q(x)}`.
 
     The extra surprise, on average over :math:`p`, of believing :math:`q` instead of :math:`p`:
@@ -164,10 +177,10 @@ def kl_divergence(p, q, dim: int = -1, base: float = math.e) -> torch.Tensor:
     """
     p, q = _as_pair(p, q, dim)
     log_b = log_of_base(base)
-    return (_xlogy(p, p) - _xlogy(p, q)).sum(dim) / log_b + 0.0
+    return _in_base((_xlogy(p, p) - _xlogy(p, q)).sum(dim), log_b)
 
 
-def joint_entropy(pxy, base: float = math.e) -> torch.Tensor:
+def joint_entropy(pxy: ArrayLike, base: float = math.e) -> torch.Tensor:
     r"""Joint entropy :math:`H(X, Y) = -\sum_{x, y} p(x, y) \log_b p(x, y)`.
 
     The entropy of the pair, treated as one variable.
@@ -185,11 +198,11 @@ def joint_entropy(pxy, base: float = math.e) -> torch.Tensor:
     """
     pxy = _as_joint(pxy)
     log_b = log_of_base(base)
-    return -_xlogy(pxy, pxy).sum((-2, -1)) / log_b + 0.0
+    return _in_base(-_xlogy(pxy, pxy).sum((-2, -1)), log_b)
 
 
-def conditional_entropy(pxy, base: float = math.e) -> torch.Tensor:
-    r"""Conditional entropy of :math:`Y` given :math:`X`: :math:`H(Y \mid X) = -\sum_{x, y} p(x, y) \log_b \frac{p(x, y)}{p(x)}`.
+def conditional_entropy(pxy: ArrayLike, base: float = math.e) -> torch.Tensor:
+    r"""Conditional entropy :math:`H(Y \mid X) = -\sum_{x, y} p(x, y) \log_b \frac{p(x, y)}{p(x)}`.
 
     The surprise left in :math:`Y` once :math:`X` is known, averaged over :math:`X`. The chain
     rule :math:`H(X, Y) = H(X) + H(Y \mid X)` holds, and :math:`0 \le H(Y \mid X) \le H(Y)`.
@@ -211,10 +224,10 @@ def conditional_entropy(pxy, base: float = math.e) -> torch.Tensor:
     log_b = log_of_base(base)
     px, _ = _marginals(pxy)
     # Term by term, p(x, y) <= p(x) even after rounding, so no term (and no sum) is negative.
-    return -(_xlogy(pxy, pxy) - _xlogy(pxy, px.unsqueeze(-1))).sum((-2, -1)) / log_b + 0.0
+    return _in_base(-(_xlogy(pxy, pxy) - _xlogy(pxy, px.unsqueeze(-1))).sum((-2, -1)), log_b)
 
 
-def mutual_information(pxy, base: float = math.e) -> torch.Tensor:
+def mutual_information(pxy: ArrayLike, base: float = math.e) -> torch.Tensor:
     r"""Mutual information :math:`I(X; Y) = \sum_{x, y} p(x, y) \log_b \frac{p(x, y)}{p(x)\,p(y)}`.
 
     How much knowing one variable reduces the surprise of the other:
@@ -238,10 +251,10 @@ def mutual_information(pxy, base: float = math.e) -> torch.Tensor:
     log_b = log_of_base(base)
     px, py = _marginals(pxy)
     independent = px.unsqueeze(-1) * py.unsqueeze(-2)  # (..., X, Y)
-    return (_xlogy(pxy, pxy) - _xlogy(pxy, independent)).sum((-2, -1)) / log_b + 0.0
+    return _in_base((_xlogy(pxy, pxy) - _xlogy(pxy, independent)).sum((-2, -1)), log_b)
 
 
-def perplexity(cross_entropy_value, base: float = math.e) -> torch.Tensor:
+def perplexity(cross_entropy_value: ArrayLike, base: float = math.e) -> torch.Tensor:
     r"""Perplexity :math:`b^{H}` of a (mean) cross entropy or entropy :math:`H` measured in base :math:`b`.
 
     The effective number of equally likely choices: a model as surprised as a uniform guess over
@@ -264,11 +277,7 @@ def perplexity(cross_entropy_value, base: float = math.e) -> torch.Tensor:
     """
     value = as_float_tensor(cross_entropy_value, "cross_entropy_value")
     log_b = log_of_base(base)
-    bad = ~(value.detach() >= 0)  # also true for NaN
-    if bad.any():
-        first = value.detach()[bad].flatten()[0].item()
-        raise ValueError(
-            f"cross_entropy_value must be >= 0 (a cross entropy in units of base); "
-            f"got {int(bad.sum())} value(s) below 0 or NaN, e.g. {first!r}"
-        )
+    check_values(
+        value, "cross_entropy_value", value.detach() >= 0, "cross entropies >= 0 (in units of base)"
+    )  # False for NaN
     return torch.exp(value * log_b)

@@ -10,42 +10,43 @@ Two losses built on ``reduction="none"`` complete it: :func:`focal_loss` reweigh
 example by :math:`(1 - p_t)^\gamma`, and :func:`accumulate_cross_entropy` accumulates the
 gradient over micro-batches with padded (``ignore_index``) targets, normalised either by the
 total number of valid targets (exact) or per micro-batch (the common, biased shortcut).
+
+``focal_loss`` lives here, not in :mod:`celib.functional`: that module re-implements
+PyTorch's own losses from elementary operations, and PyTorch has no focal loss. This one is
+built, like the rest of the training chapter's code, on PyTorch's fused ``log_softmax``.
+
+As everywhere in celib, logits have their classes in dim 1 (``(N, C, d1, ...)``, or ``(C,)``
+unbatched) and class-index targets are ``torch.long`` or ``torch.uint8``. The functions that
+return statistics (:func:`evaluate`, :func:`train_epoch`) return Python floats.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from numbers import Real
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from celib._checks import check_class_targets
-from celib.functional import check_cross_entropy_args
+from celib._checks import (
+    apply_reduction,
+    check_choice,
+    check_class_indices,
+    check_class_weight,
+    check_cross_entropy_args,
+    check_int,
+    check_model,
+    check_optional_int,
+    check_pair,
+    check_real,
+    target_weights,
+)
 
 __all__ = ["History", "accumulate_cross_entropy", "evaluate", "fit", "focal_loss", "train_epoch"]
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-
-
-def _check_dataset(data, name: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """Return ``(inputs, targets)`` from a pair, checking that the two have the same length."""
-    if not isinstance(data, (tuple, list)) or len(data) != 2:
-        raise TypeError(f"{name} must be a pair (inputs, targets) of tensors; got {type(data).__name__}")
-    inputs, targets = data
-    if not isinstance(inputs, torch.Tensor) or not isinstance(targets, torch.Tensor):
-        raise TypeError(f"{name} must be a pair (inputs, targets) of tensors")
-    if targets.dim() != 1 or inputs.shape[0] != targets.shape[0]:
-        raise ValueError(
-            f"{name} needs inputs (N, ...) and targets (N,) of the same length N; "
-            f"got shapes {tuple(inputs.shape)} and {tuple(targets.shape)}"
-        )
-    if targets.dtype != torch.long:
-        raise TypeError(f"{name} targets have dtype {targets.dtype}; class-index targets must be torch.long")
-    return inputs, targets
 
 
 @dataclass
@@ -63,44 +64,69 @@ class History:
     val_accuracy: list[float] = field(default_factory=list)
 
 
-@torch.no_grad()
-def evaluate(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> tuple[float, float]:
-    r"""Mean cross entropy (nats) and accuracy of ``model`` on ``(inputs, targets)``.
+def evaluate(model: nn.Module, data: tuple[torch.Tensor, torch.Tensor]) -> tuple[float, float]:
+    r"""Mean cross entropy (nats) and accuracy of ``model`` on ``data = (input, target)``.
 
     .. math::
 
         \text{loss} = -\frac1N \sum_{i=1}^N \ln \operatorname{softmax}(z_i)_{y_i}, \qquad
         \text{accuracy} = \frac1N \sum_{i=1}^N [\operatorname{argmax}_k z_{ik} = y_i],
 
-    with :math:`z_i` = ``model(inputs)[i]``. The model runs in eval mode without gradients;
-    its training mode is restored afterwards.
+    with :math:`z_i` = ``model(input)[i]``, logits with the classes in dim 1 (``(N, C)``, or
+    ``(N, C, d1, ...)`` for targets ``(N, d1, ...)``, where the means run over all elements).
+    The model runs in eval mode without gradients; its training mode is restored afterwards.
+
+    Returns:
+        ``(loss, accuracy)``, two Python floats.
 
     >>> model = nn.Linear(2, 3)
     >>> _ = nn.init.zeros_(model.weight), nn.init.zeros_(model.bias)
-    >>> loss, accuracy = evaluate(model, torch.ones(4, 2), torch.tensor([0, 1, 2, 0]))
+    >>> loss, accuracy = evaluate(model, (torch.ones(4, 2), torch.tensor([0, 1, 2, 0])))
     >>> round(loss, 4), accuracy  # uniform predictions: ln 3 nats; argmax of a tie is class 0
     (1.0986, 0.5)
     """
-    if not isinstance(inputs, torch.Tensor):
-        raise TypeError(f"inputs must be a tensor; got {type(inputs).__name__}")
-    check_class_targets(targets, None, "targets")
-    if targets.shape != inputs.shape[:1]:
-        raise ValueError(
-            f"targets must have shape ({inputs.shape[0]},), one class index per input; got {tuple(targets.shape)}"
-        )
+    check_model(model)
+    return _evaluate(model, data, "data")
+
+
+def _evaluate(model: nn.Module, data: Any, name: str) -> tuple[float, float]:
+    """:func:`evaluate`, with errors in ``data`` reported under ``name`` (``train``, ``val``...)."""
+    input, target = check_pair(data, name)
     was_training = model.training
     model.eval()
     try:
-        logits = model(inputs)  # (N, C)
+        with torch.no_grad():
+            logits = model(input)  # (N, C, *)
     finally:
         model.train(was_training)
-    check_class_targets(targets, logits.shape[-1], "targets")
-    loss = F.cross_entropy(logits, targets).item()
-    accuracy = (logits.argmax(dim=-1) == targets).double().mean().item()
+    _check_model_output(logits, target, name)
+    check_class_indices(target, logits.shape[1], f"{name} target")
+    loss = F.cross_entropy(logits, target).item()
+    accuracy = (logits.argmax(dim=1) == target).double().mean().item()
     return loss, accuracy
 
 
-def _batches(num_examples: int, batch_size: int | None, sampler, generator) -> Iterable[torch.Tensor]:
+def _check_model_output(logits: Any, target: torch.Tensor, name: str, class_dim: int = 1) -> None:
+    """The model's output on ``name`` must be floating-point logits: the target's shape plus a class dimension."""
+    where = f"the model's output on {name}"
+    if not isinstance(logits, torch.Tensor):
+        raise TypeError(f"{where} must be a torch.Tensor of logits; got {type(logits).__name__}")
+    if not logits.is_floating_point():
+        raise TypeError(f"{where} has dtype {logits.dtype}; logits must be floating point")
+    if not -logits.dim() <= class_dim < logits.dim():
+        raise IndexError(f"class_dim {class_dim} is out of range for {where}, of shape {tuple(logits.shape)}")
+    without_classes = list(logits.shape)
+    del without_classes[class_dim]
+    if tuple(without_classes) != tuple(target.shape):
+        raise ValueError(
+            f"{where} has shape {tuple(logits.shape)}; expected the target's shape {tuple(target.shape)} "
+            f"with the classes inserted at dim {class_dim}"
+        )
+
+
+def _batches(
+    num_examples: int, batch_size: int | None, sampler: Iterable[int] | None, generator: torch.Generator | None
+) -> Iterable[torch.Tensor]:
     """Index tensors of the mini-batches of one epoch."""
     if sampler is not None:
         order = torch.as_tensor(list(sampler), dtype=torch.long)
@@ -111,11 +137,20 @@ def _batches(num_examples: int, batch_size: int | None, sampler, generator) -> I
     return order.split(batch_size or len(order))
 
 
-def _check_loop_arguments(batch_size, sampler, generator) -> None:
-    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
-        raise ValueError(f"batch_size must be a positive int or None (full batch); got {batch_size!r}")
+def _check_loop_arguments(
+    model: Any, optimizer: Any, loss_fn: Any, batch_size: Any, sampler: Any, generator: Any
+) -> int | None:
+    """Check the arguments :func:`train_epoch` and :func:`fit` share; return ``batch_size``."""
+    check_model(model)
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        raise TypeError(f"optimizer must be a torch.optim.Optimizer; got {type(optimizer).__name__}")
+    if not callable(loss_fn):
+        raise TypeError(f"loss_fn must be a callable loss_fn(logits, target); got {type(loss_fn).__name__}")
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator or None; got {type(generator).__name__}")
     if sampler is not None and generator is not None:
         raise ValueError("give either sampler or generator, not both: the sampler draws from its own generator")
+    return check_optional_int(batch_size, "batch_size", minimum=1)
 
 
 def train_epoch(
@@ -138,7 +173,8 @@ def train_epoch(
 
     Returns:
         The training loss averaged over the epoch, :math:`\sum_b n_b \ell_b / \sum_b n_b` for
-        mini-batches of :math:`n_b` examples and loss :math:`\ell_b` (before each step).
+        mini-batches of :math:`n_b` examples and loss :math:`\ell_b` (before each step), a
+        Python float.
 
     >>> _ = torch.manual_seed(0)
     >>> model = nn.Linear(2, 2)
@@ -149,13 +185,17 @@ def train_epoch(
     >>> second < first
     True
     """
-    inputs, targets = _check_dataset(train, "train")
-    _check_loop_arguments(batch_size, sampler, generator)
+    batch_size = _check_loop_arguments(model, optimizer, loss_fn, batch_size, sampler, generator)
+    input, target = check_pair(train, "train")
     model.train()
     total, count = 0.0, 0
-    for index in _batches(len(targets), batch_size, sampler, generator):
+    for step, index in enumerate(_batches(len(target), batch_size, sampler, generator)):
         optimizer.zero_grad()
-        loss = loss_fn(model(inputs[index]), targets[index])
+        logits = model(input[index])
+        if step == 0:  # the first logits tell the number of classes C
+            _check_model_output(logits, target[index], "train")
+            check_class_indices(target, logits.shape[1], "train target")
+        loss = loss_fn(logits, target[index])
         loss.backward()
         optimizer.step()
         total += loss.item() * len(index)
@@ -189,21 +229,20 @@ def fit(
     >>> len(history.train_loss), history.train_accuracy[-1]
     (4, 1.0)
     """
-    _check_dataset(train, "train")
+    _check_loop_arguments(model, optimizer, loss_fn, batch_size, sampler, generator)
+    check_pair(train, "train")
     if val is not None:
-        _check_dataset(val, "val")
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
-        raise ValueError(f"epochs must be a non-negative int; got {epochs!r}")
-    _check_loop_arguments(batch_size, sampler, generator)
+        check_pair(val, "val")
+    epochs = check_int(epochs, "epochs", minimum=0)
 
     history = History()
 
     def record() -> None:
-        loss, accuracy = evaluate(model, *train)
+        loss, accuracy = _evaluate(model, train, "train")
         history.train_loss.append(loss)
         history.train_accuracy.append(accuracy)
         if val is not None:
-            loss, accuracy = evaluate(model, *val)
+            loss, accuracy = _evaluate(model, val, "val")
             history.val_loss.append(loss)
             history.val_accuracy.append(accuracy)
 
@@ -217,10 +256,11 @@ def fit(
 def focal_loss(
     input: torch.Tensor,
     target: torch.Tensor,
-    gamma: float = 2.0,
     weight: torch.Tensor | None = None,
     ignore_index: int = -100,
     reduction: str = "mean",
+    *,
+    gamma: float = 2.0,
 ) -> torch.Tensor:
     r"""Focal loss of logits with class-index targets; ``gamma=0`` is ``F.cross_entropy``.
 
@@ -234,14 +274,15 @@ def focal_loss(
     loss of examples the model already gets right with confidence (Lin et al., 2017).
     ``reduction="mean"`` divides the sum by :math:`\sum_i w_{y_i}` over the kept elements, as
     ``F.cross_entropy`` does; ``"sum"`` adds, ``"none"`` returns :math:`\ell` of ``target``'s shape.
+    The positional arguments are those of ``F.cross_entropy``; ``gamma`` is keyword-only.
 
     Args:
         input: logits of shape ``(N, C)`` or ``(N, C, d1, ...)`` (or ``(C,)`` unbatched).
         target: class indices in ``[0, C)`` or ``ignore_index``, shape ``(N,)`` or ``(N, d1, ...)``.
-        gamma: the focusing parameter :math:`\gamma \ge 0`.
         weight: optional per-class weights of shape ``(C,)``.
         ignore_index: target value whose elements contribute neither loss nor gradient.
         reduction: ``"none"``, ``"mean"`` or ``"sum"``.
+        gamma: the focusing parameter :math:`\gamma \ge 0`.
 
     >>> logits = torch.tensor([[2.0, 0.0], [0.0, 2.0]])
     >>> target = torch.tensor([0, 0])  # one easy example (p_t = 0.88), one hard (p_t = 0.12)
@@ -250,31 +291,39 @@ def focal_loss(
     >>> F.cross_entropy(logits, target, reduction="none")  # gamma = 0
     tensor([0.1269, 2.1269])
     """
-    if isinstance(gamma, bool) or not isinstance(gamma, Real) or not math.isfinite(gamma) or gamma < 0:
-        raise ValueError(f"gamma must be a finite real number >= 0; got {gamma!r}")
-    # The same boundary checks as celib.functional.cross_entropy, minus probability targets.
-    if not check_cross_entropy_args(input, target, weight, ignore_index, reduction):
-        raise ValueError(
-            f"target has the input's shape {tuple(input.shape)}: focal_loss takes class indices, not probabilities"
-        )
+    gamma = check_real(gamma, "gamma", minimum=0)
+    indices, _ = check_cross_entropy_args(input, target, weight, ignore_index, reduction, allow_probabilities=False)
+    assert indices is not None  # allow_probabilities=False: always class indices
     if input.dim() == 1:  # unbatched: (C,) logits with a 0-d target
-        return focal_loss(input.unsqueeze(0), target.unsqueeze(0), gamma, weight, ignore_index, reduction).squeeze(0)
+        return focal_loss(
+            input.unsqueeze(0), indices.unsqueeze(0), weight, ignore_index, reduction, gamma=gamma
+        ).squeeze(0)
 
-    target = target.long()  # (N, *); uint8 indices are accepted too
-    keep = target != ignore_index  # (N, *)
-    safe_target = target.masked_fill(~keep, 0)  # (N, *): a valid index for gather
-    log_pt = F.log_softmax(input, dim=1).gather(1, safe_target.unsqueeze(1)).squeeze(1)  # (N, *)
+    keep, safe_target, w_y = target_weights(indices, weight, ignore_index, input.dtype)  # (N, *) each
+    # log_softmax (N, C, *) -> gather along C with index (N, 1, *) -> squeeze back to (N, *)
+    log_pt = F.log_softmax(input, dim=1).gather(1, safe_target.unsqueeze(1)).squeeze(1)
     # 1 - p_t via expm1 (accurate near p_t = 1), kept >= tiny: at p_t = 1 the derivative of x^gamma
     # for gamma < 1 is infinite and would turn the true gradient, 0, into 0 * inf = nan.
     one_minus_pt = (-torch.expm1(log_pt)).clamp_min(torch.finfo(log_pt.dtype).tiny)  # (N, *)
     modulating = one_minus_pt**gamma  # (N, *)
-    w_y = torch.ones_like(log_pt) if weight is None else weight[safe_target]  # (N, *)
-    losses = torch.where(keep, -w_y * modulating * log_pt, 0.0)
-    if reduction == "none":
-        return losses
-    if reduction == "sum":
-        return losses.sum()
-    return losses.sum() / torch.where(keep, w_y, 0.0).sum()
+    losses = torch.where(keep, -w_y * modulating * log_pt, 0.0)  # (N, *)
+    return apply_reduction(losses, reduction, w_y.sum())
+
+
+def _denominators(
+    targets: list[torch.Tensor], weight: torch.Tensor | None, ignore_index: int, normalization: str
+) -> list[float]:
+    """What each micro-batch's summed loss is divided by: the total weight of all valid targets
+    (``"global"``), or its own total weight times the number of micro-batches."""
+    totals = [target_weights(t, weight, ignore_index, torch.float64)[2].sum().item() for t in targets]
+    if normalization == "global":
+        if sum(totals) == 0:
+            raise ValueError("micro_batches hold no valid target (all are ignore_index): the mean is 0 / 0")
+        return [sum(totals)] * len(targets)
+    empty = [m for m, total in enumerate(totals) if total == 0]
+    if empty:
+        raise ValueError(f"micro_batches[{empty[0]}] holds no valid target: its mean is 0 / 0")
+    return [total * len(targets) for total in totals]
 
 
 def accumulate_cross_entropy(
@@ -284,14 +333,17 @@ def accumulate_cross_entropy(
     weight: torch.Tensor | None = None,
     ignore_index: int = -100,
     normalization: str = "global",
+    class_dim: int = 1,
 ) -> torch.Tensor:
     r"""Accumulate into ``.grad`` the gradient of cross entropy over several micro-batches.
 
-    Each micro-batch is ``(inputs, targets)``; ``model(inputs)`` gives logits with the classes
-    in the last dimension, ``(..., C)``, for targets ``(...)`` (padding marked with
-    ``ignore_index``). Micro-batch :math:`m` contributes the summed loss
-    :math:`S_m = \sum_{i \in m} w_{y_i} \ell_i` over its valid targets, with total weight
-    :math:`W_m = \sum_{i \in m} w_{y_i}` (the number of valid targets when ``weight`` is None).
+    Each micro-batch is ``(input, target)``; ``model(input)`` gives logits with the classes in
+    dim 1, ``(N, C, d1, ...)``, for targets ``(N, d1, ...)`` (padding marked with
+    ``ignore_index``), as ``F.cross_entropy`` expects; for a model whose logits end with the
+    classes, ``(N, d1, ..., C)`` as a language model's do, pass ``class_dim=-1``. Micro-batch
+    :math:`m` contributes the summed loss :math:`S_m = \sum_{i \in m} w_{y_i} \ell_i` over its
+    valid targets, with total weight :math:`W_m = \sum_{i \in m} w_{y_i}` (the number of valid
+    targets when ``weight`` is None).
 
     - ``normalization="global"`` backpropagates :math:`S_m / \sum_{m'} W_{m'}` for every
       :math:`m`: the sum is the mean loss of the full batch, so the accumulated gradient equals
@@ -300,7 +352,9 @@ def accumulate_cross_entropy(
       :math:`M` micro-batches, the average of per-micro-batch means. It over-weights the
       targets of micro-batches with few valid targets: biased unless all :math:`W_m` are equal.
 
-    Gradients are added to the parameters' ``.grad`` (call ``optimizer.zero_grad()`` before).
+    ``normalization`` is not a ``reduction``: both choices return a mean; they differ in what
+    the sum is divided by. Gradients are added to the parameters' ``.grad`` (call
+    ``optimizer.zero_grad()`` before).
 
     Returns:
         The accumulated loss (detached): the full-batch mean for ``"global"``.
@@ -311,42 +365,38 @@ def accumulate_cross_entropy(
     >>> torch.isclose(accumulate_cross_entropy(model, micro_batches), full.detach()).item()
     True
     """
-    if normalization not in ("global", "per_micro_batch"):
-        raise ValueError(f"normalization must be 'global' or 'per_micro_batch'; got {normalization!r}")
-    micro_batches = list(micro_batches)
+    check_model(model)
+    ignore_index = check_int(ignore_index, "ignore_index")
+    check_choice(normalization, "normalization", ("global", "per_micro_batch"))
+    class_dim = check_int(class_dim, "class_dim")
+    if isinstance(micro_batches, (str, torch.Tensor)) or not isinstance(micro_batches, Sequence):
+        raise TypeError(
+            f"micro_batches must be a sequence of (input, target) pairs; got {type(micro_batches).__name__}"
+        )
     if not micro_batches:
-        raise ValueError("micro_batches must hold at least one (inputs, targets) pair; got none")
+        raise ValueError("micro_batches must hold at least one (input, target) pair; got none")
+    pairs = [check_pair(pair, f"micro_batches[{m}]") for m, pair in enumerate(micro_batches)]
 
-    def target_weight(targets: torch.Tensor) -> float:  # sum of w_{y_i} over the valid targets
-        keep = targets != ignore_index
-        if weight is None:
-            return keep.sum().item()
-        return torch.where(keep, weight[targets.masked_fill(~keep, 0)], 0.0).sum().item()
-
-    # First pass, targets only: the normaliser of every micro-batch. (The range of the targets
-    # is checked against the logits in the second pass; with weight, against its length now.)
-    totals = []
-    for m, (_, targets) in enumerate(micro_batches):
-        num_classes = None if weight is None else len(weight)
-        check_class_targets(targets, num_classes, f"micro_batches[{m}] targets", ignore_index)
-        totals.append(target_weight(targets))
-    if normalization == "global":
-        denominators = [sum(totals)] * len(micro_batches)
-        if denominators[0] == 0:
-            raise ValueError("micro_batches hold no valid target (all are ignore_index): the mean is 0 / 0")
-    else:
-        empty = [m for m, total in enumerate(totals) if total == 0]
-        if empty:
-            raise ValueError(f"micro_batches[{empty[0]}] holds no valid target: its mean is 0 / 0")
-        denominators = [total * len(micro_batches) for total in totals]
-
+    denominators: list[float] = []
     contributions = []
-    for m, ((inputs, targets), denominator) in enumerate(zip(micro_batches, denominators)):
-        logits = model(inputs)  # (..., C)
-        logits, targets = logits.reshape(-1, logits.shape[-1]), targets.reshape(-1)  # (n, C), (n,)
-        check_class_targets(targets, logits.shape[-1], f"micro_batches[{m}] targets", ignore_index)
-        summed = F.cross_entropy(logits, targets, weight=weight, ignore_index=ignore_index, reduction="sum")
-        loss = summed / denominator
+    for m, (input, target) in enumerate(pairs):
+        logits = model(input)
+        _check_model_output(logits, target, f"micro_batches[{m}]", class_dim)
+        logits = logits.movedim(class_dim, -1)  # (N, *, C): a no-op for class_dim=-1
+        if not denominators:  # the first logits tell C: check weight and every target, then normalise
+            check_class_weight(weight, logits.shape[-1], logits, whose="the logits'")
+            for k, (_, t) in enumerate(pairs):
+                check_class_indices(t, logits.shape[-1], f"micro_batches[{k}] target", ignore_index)
+            denominators = _denominators([t for _, t in pairs], weight, ignore_index, normalization)
+        # (N, *, C) -> (n, C) rows, (N, *) -> (n,)
+        summed = F.cross_entropy(
+            logits.reshape(-1, logits.shape[-1]),
+            target.reshape(-1),
+            weight=weight,
+            ignore_index=ignore_index,
+            reduction="sum",
+        )
+        loss = summed / denominators[m]
         loss.backward()  # adds this micro-batch's share to .grad; its graph is freed here
         contributions.append(loss.detach())
     return torch.stack(contributions).sum()

@@ -9,13 +9,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from celib.calibration import ReliabilityCurve, expected_calibration_error, fit_temperature, reliability_curve
-
-DTYPE = torch.float64
+from tests.strategies import F64
 
 
 def two_class(confidences, predicted_right):
     """Binary predictions for class 0 with the given confidences; labels make them right or wrong."""
-    c = torch.tensor(confidences, dtype=DTYPE)
+    c = torch.tensor(confidences, dtype=F64)
     probs = torch.stack([c, 1 - c], dim=1)  # argmax is class 0 when c > 0.5
     labels = torch.tensor([0 if right else 1 for right in predicted_right])
     return probs, labels
@@ -57,22 +56,22 @@ class TestExpectedCalibrationError:
 
     def test_sampled_from_its_own_probabilities_is_nearly_calibrated(self):
         g = torch.Generator().manual_seed(0)
-        probs = (2 * torch.randn(20_000, 5, generator=g, dtype=DTYPE)).softmax(dim=1)
+        probs = (2 * torch.randn(20_000, 5, generator=g, dtype=F64)).softmax(dim=1)
         ece = expected_calibration_error(probs, sample_labels(probs, 1))
         assert ece < 0.02
 
     def test_overconfident_predictor_has_large_ece(self):
         g = torch.Generator().manual_seed(0)
-        logits = 2 * torch.randn(20_000, 5, generator=g, dtype=DTYPE)
+        logits = 2 * torch.randn(20_000, 5, generator=g, dtype=F64)
         labels = sample_labels(logits.softmax(dim=1), 1)  # the truth: softmax(z)
         ece = expected_calibration_error((3 * logits).softmax(dim=1), labels)  # claims softmax(3 z)
         assert ece > 0.15
 
-    @settings(max_examples=20, deadline=None)
+    @settings(max_examples=20)
     @given(seed=st.integers(0, 2**31 - 1), n_bins=st.integers(1, 20), num_classes=st.integers(2, 6))
     def test_matches_a_plain_loop(self, seed, n_bins, num_classes):
         g = torch.Generator().manual_seed(seed)
-        probs = (3 * torch.randn(50, num_classes, generator=g, dtype=DTYPE)).softmax(dim=1)
+        probs = (3 * torch.randn(50, num_classes, generator=g, dtype=F64)).softmax(dim=1)
         labels = torch.randint(0, num_classes, (50,), generator=g)
         got = expected_calibration_error(probs, labels, n_bins=n_bins).item()
         assert got == pytest.approx(ece_by_loop(probs, labels, n_bins), abs=1e-12)
@@ -80,19 +79,30 @@ class TestExpectedCalibrationError:
 
     def test_rejects_bad_input(self):
         probs, labels = two_class([0.9, 0.8], [True, False])
-        with pytest.raises(ValueError, match=r"^probs must sum to 1 along dim -1"):
+        with pytest.raises(ValueError, match=r"^probs must sum to 1 along dim 1"):
             expected_calibration_error(torch.tensor([[0.9, 0.3]]), torch.tensor([0]))
-        with pytest.raises(ValueError, match=r"^probs must have shape \(N, K\)"):
+        with pytest.raises(ValueError, match=r"^probs has shape \(2,\); expected \(N, C\), one row per example$"):
             expected_calibration_error(probs[0], labels[0])
-        with pytest.raises(TypeError, match=r"^labels has dtype torch.float32; class-index targets must be torch.long"):
+        with pytest.raises(TypeError, match=r"^probs must be a torch.Tensor; got list$"):
+            expected_calibration_error([[0.5, 0.5]], torch.tensor([0]))
+        with pytest.raises(
+            TypeError, match=r"^target has dtype torch.float32; class-index targets must be torch.long or torch.uint8$"
+        ):
             expected_calibration_error(probs, labels.float())
-        with pytest.raises(IndexError, match=r"^labels must hold class indices in \[0, 2\); got 2"):
+        with pytest.raises(IndexError, match=r"^target must hold class indices in \[0, 2\); got 2$"):
             expected_calibration_error(probs, torch.tensor([0, 2]))
-        with pytest.raises(ValueError, match=r"^labels must have shape \(2,\)"):
+        with pytest.raises(
+            ValueError,
+            match=r"^target has shape \(3,\); expected class indices of shape \(2,\) for probs of shape \(2, 2\)$",
+        ):
             expected_calibration_error(probs, torch.tensor([0, 1, 1]))
-        for n_bins in (0, 2.5, True):
-            with pytest.raises(ValueError, match=r"^n_bins must be a positive int"):
+        for n_bins, error in ((0, ValueError), (2.5, TypeError), (True, TypeError)):
+            with pytest.raises(error, match=r"^n_bins must be an int >= 1; got"):
                 expected_calibration_error(probs, labels, n_bins=n_bins)
+
+    def test_uint8_targets_are_class_indices(self):
+        probs, labels = two_class([0.9, 0.8, 0.6], [True, False, True])
+        assert expected_calibration_error(probs, labels.to(torch.uint8)) == expected_calibration_error(probs, labels)
 
 
 class TestReliabilityCurve:
@@ -108,15 +118,18 @@ class TestReliabilityCurve:
 
     def test_bin_edges_belong_to_the_lower_bin(self):
         probs, labels = two_class([0.5, 0.6, 0.8], [True, True, True])
-        curve = reliability_curve(torch.cat([probs, torch.tensor([[1.0, 0.0]], dtype=DTYPE)]),
-                                  torch.cat([labels, torch.tensor([0])]), n_bins=5)
+        curve = reliability_curve(
+            torch.cat([probs, torch.tensor([[1.0, 0.0]], dtype=F64)]),
+            torch.cat([labels, torch.tensor([0])]),
+            n_bins=5,
+        )
         assert curve.count.tolist() == [0, 0, 2, 1, 1]  # 0.5 and 0.6 -> (0.4, 0.6]; 0.8 -> (0.6, 0.8]; 1 -> (0.8, 1]
 
-    @settings(max_examples=15, deadline=None)
+    @settings(max_examples=15)
     @given(seed=st.integers(0, 2**31 - 1), n_bins=st.integers(1, 30))
     def test_bins_are_consistent(self, seed, n_bins):
         g = torch.Generator().manual_seed(seed)
-        probs = (3 * torch.randn(100, 4, generator=g, dtype=DTYPE)).softmax(dim=1)
+        probs = (3 * torch.randn(100, 4, generator=g, dtype=F64)).softmax(dim=1)
         labels = torch.randint(0, 4, (100,), generator=g)
         curve = reliability_curve(probs, labels, n_bins=n_bins)
         filled = curve.count > 0
@@ -132,16 +145,16 @@ class TestFitTemperature:
     @pytest.mark.parametrize("true_temperature", [0.5, 2.0])
     def test_recovers_a_known_temperature(self, true_temperature):
         g = torch.Generator().manual_seed(0)
-        logits = 3 * torch.randn(20_000, 5, generator=g, dtype=DTYPE)
+        logits = 3 * torch.randn(20_000, 5, generator=g, dtype=F64)
         labels = sample_labels((logits / true_temperature).softmax(dim=1), 1)
         fitted = fit_temperature(logits, labels)
         assert abs(fitted - true_temperature) < 0.05 * true_temperature
 
     def test_is_a_minimum_of_the_nll(self):
         g = torch.Generator().manual_seed(1)
-        logits = 3 * torch.randn(500, 4, generator=g, dtype=DTYPE)
+        logits = 3 * torch.randn(500, 4, generator=g, dtype=F64)
         labels = sample_labels((logits / 1.7).softmax(dim=1), 2)
-        t = torch.tensor(fit_temperature(logits, labels), dtype=DTYPE, requires_grad=True)
+        t = torch.tensor(fit_temperature(logits, labels), dtype=F64, requires_grad=True)
         nll = F.cross_entropy(logits / t, labels)
         (grad,) = torch.autograd.grad(nll, t)
         assert abs(grad.item()) < 1e-6
@@ -150,12 +163,12 @@ class TestFitTemperature:
 
     def test_matches_the_closed_form_for_one_logit_gap(self):
         # Two classes, logit gap 2, 3 of 4 right: the best softmax(2 / T) is 3/4, so T = 2 / ln 3.
-        logits = torch.tensor([[2.0, 0.0], [2.0, 0.0], [2.0, 0.0], [2.0, 0.0]], dtype=DTYPE)
+        logits = torch.tensor([[2.0, 0.0], [2.0, 0.0], [2.0, 0.0], [2.0, 0.0]], dtype=F64)
         assert fit_temperature(logits, torch.tensor([0, 0, 0, 1])) == pytest.approx(2 / math.log(3), rel=1e-6)
 
     def test_scaling_keeps_every_prediction(self):
         g = torch.Generator().manual_seed(2)
-        logits = 4 * torch.randn(300, 6, generator=g, dtype=DTYPE)
+        logits = 4 * torch.randn(300, 6, generator=g, dtype=F64)
         labels = sample_labels((logits / 3).softmax(dim=1), 3)  # the model is overconfident: true T = 3
         fitted = fit_temperature(logits, labels)
         assert fitted > 2
@@ -168,11 +181,14 @@ class TestFitTemperature:
         assert logits.grad is None and torch.equal(logits.detach(), before)
 
     def test_rejects_bad_input(self):
-        with pytest.raises(ValueError, match=r"^logits must have shape \(N, K\)"):
+        with pytest.raises(ValueError, match=r"^logits has shape \(3,\); expected \(N, C\)"):
             fit_temperature(torch.zeros(3), torch.tensor(0))
-        with pytest.raises(TypeError, match=r"^labels has dtype torch.float32"):
+        with pytest.raises(TypeError, match=r"^target has dtype torch.float32"):
             fit_temperature(torch.zeros(2, 3), torch.tensor([0.0, 1.0]))
-        with pytest.raises(ValueError, match=r"^labels must have shape \(2,\)"):
+        with pytest.raises(
+            ValueError,
+            match=r"^target has shape \(1,\); expected class indices of shape \(2,\) for logits of shape \(2, 3\)$",
+        ):
             fit_temperature(torch.zeros(2, 3), torch.tensor([0]))
-        with pytest.raises(ValueError, match=r"^max_iter must be a positive int"):
+        with pytest.raises(ValueError, match=r"^max_iter must be an int >= 1; got 0$"):
             fit_temperature(torch.zeros(2, 3), torch.tensor([0, 1]), max_iter=0)

@@ -7,7 +7,6 @@ appear only where a cell says it expects one, and that GPU cells stay optional.
 
 import ast
 import re
-from pathlib import Path
 
 import nbformat
 import pytest
@@ -108,19 +107,32 @@ def test_no_markdown_trapped_in_code_cells(path):
         assert not trapped.search(cell.source), f"code cell {index} holds markdown in comments"
 
 
-def test_pitfalls_gallery_has_twenty_demonstrated_entries():
-    """Each `##` entry of the gallery runs its mistake and asserts its fix (issue: at least 20)."""
-    cells = nbformat.read(ROOT / "book" / "pitfalls.ipynb", as_version=4).cells
+def undemonstrated_entries(cells):
+    """The ``##`` sections of a gallery notebook with no executed (non-GPU) cell that asserts."""
     entries, current = {}, None
     for cell in cells:
         if cell.cell_type == "markdown":
             for line in cell.source.splitlines():
                 if line.startswith("## "):
                     current = line[3:].strip()
-                    entries[current] = {"ran": False, "asserts": False}
+                    entries[current] = False
         elif current is not None and cell.execution_count is not None and not is_gpu_cell(cell):
-            entries[current]["ran"] = True
-            entries[current]["asserts"] |= bool(re.search(r"^\s*assert\b", cell.source, re.MULTILINE))
+            entries[current] |= bool(re.search(r"^\s*assert\b", cell.source, re.MULTILINE))
     endings = {"Myths", "Summary", "Exercises", "References"}
-    demonstrated = [name for name, e in entries.items() if name not in endings and e["ran"] and e["asserts"]]
-    assert len(demonstrated) >= 20, demonstrated
+    return [name for name, demonstrated in entries.items() if name not in endings and not demonstrated]
+
+
+def test_every_pitfall_runs_its_mistake_and_asserts_its_fix():
+    """Each ``##`` entry of the pitfalls gallery backs its claim with a cell that asserts it.
+
+    (The gallery's size, "at least 20 pitfalls", was an acceptance criterion of the issue that
+    created it, checked once; what must stay true is that no entry is an unchecked claim.)
+    """
+    cells = nbformat.read(ROOT / "book" / "pitfalls.ipynb", as_version=4).cells
+    assert not undemonstrated_entries(cells)
+
+
+def test_an_entry_without_an_assert_is_reported():
+    cell = nbformat.v4.new_code_cell("print('mistake')", execution_count=1)
+    cells = [nbformat.v4.new_markdown_cell("## A pitfall"), cell, nbformat.v4.new_markdown_cell("## Summary")]
+    assert undemonstrated_entries(cells) == ["A pitfall"]

@@ -10,28 +10,21 @@ from hypothesis import strategies as st
 from torch import nn
 
 from celib.training import History, accumulate_cross_entropy, evaluate, fit, focal_loss, train_epoch
-
-DTYPE = torch.float64
+from tests.strategies import F64, classification_problem
 
 
 def random_problem(seed, n=7, num_classes=5, extra=(), ignore_fraction=0.0):
     """Logits (n, C, *extra), targets (n, *extra) with some set to -100, per-class weights (C,)."""
-    g = torch.Generator().manual_seed(seed)
-    logits = 3 * torch.randn(n, num_classes, *extra, generator=g, dtype=DTYPE)
-    target = torch.randint(0, num_classes, (n, *extra), generator=g)
-    ignored = torch.rand(target.shape, generator=g) < ignore_fraction
-    target = target.masked_fill(ignored, -100)
-    weight = torch.rand(num_classes, generator=g, dtype=DTYPE) + 0.1
-    return logits, target, weight
+    return classification_problem((n, num_classes, *extra), seed, ignored=ignore_fraction)
 
 
 class TestFocalLoss:
     def test_hand_computed_value(self):
-        logits = torch.tensor([[math.log(0.9), math.log(0.1)]], dtype=DTYPE)  # p_t = 0.9 for class 0
+        logits = torch.tensor([[math.log(0.9), math.log(0.1)]], dtype=F64)  # p_t = 0.9 for class 0
         got = focal_loss(logits, torch.tensor([0]), gamma=2.0)
         assert got.item() == pytest.approx(-(0.1**2) * math.log(0.9), rel=1e-12)
 
-    @settings(max_examples=25, deadline=None)
+    @settings(max_examples=25)
     @given(seed=st.integers(0, 2**31 - 1), use_weight=st.booleans(), reduction=st.sampled_from(["none", "mean", "sum"]))
     def test_gamma_zero_is_cross_entropy(self, seed, use_weight, reduction):
         logits, target, weight = random_problem(seed, extra=(3,), ignore_fraction=0.3)
@@ -59,7 +52,7 @@ class TestFocalLoss:
         p = logits.softmax(dim=1)
         p_t = p.gather(1, target.unsqueeze(1))  # (n, 1)
         d_fl = gamma * (1 - p_t) ** (gamma - 1) * p_t.log() - (1 - p_t) ** gamma / p_t
-        expected = d_fl * p_t * (F.one_hot(target, p.shape[1]).to(DTYPE) - p)
+        expected = d_fl * p_t * (F.one_hot(target, p.shape[1]).to(F64) - p)
         torch.testing.assert_close(z.grad, expected, rtol=1e-10, atol=1e-12)
 
     def test_gradcheck(self):
@@ -86,7 +79,7 @@ class TestFocalLoss:
         assert (z.grad[[1, 3]] == 0).all() and (z.grad[0] != 0).any()
 
     def test_focusing_shrinks_easy_examples_most(self):
-        logits = torch.tensor([[3.0, 0.0], [0.0, 3.0]], dtype=DTYPE)  # easy, hard (target 0 for both)
+        logits = torch.tensor([[3.0, 0.0], [0.0, 3.0]], dtype=F64)  # easy, hard (target 0 for both)
         ratio = focal_loss(logits, torch.tensor([0, 0]), gamma=2.0, reduction="none") / F.cross_entropy(
             logits, torch.tensor([0, 0]), reduction="none"
         )
@@ -98,28 +91,43 @@ class TestFocalLoss:
         assert got.shape == () and torch.allclose(got, focal_loss(logits[2:3], target[2:3], gamma=2.0))
 
     def test_no_nan_gradient_for_a_certain_prediction(self):
-        z = torch.tensor([[0.0, -800.0]], dtype=DTYPE, requires_grad=True)  # p_t = 1 exactly
+        z = torch.tensor([[0.0, -800.0]], dtype=F64, requires_grad=True)  # p_t = 1 exactly
         for gamma in (0.0, 0.5, 2.0):
             z.grad = None
             focal_loss(z, torch.tensor([0]), gamma=gamma).backward()
             assert torch.isfinite(z.grad).all()
 
-    @pytest.mark.parametrize("gamma", [-1.0, float("nan"), float("inf"), "2", True])
-    def test_rejects_bad_gamma(self, gamma):
-        with pytest.raises(ValueError, match=r"^gamma must be"):
+    @pytest.mark.parametrize(
+        ("gamma", "error"),
+        [
+            (-1.0, ValueError),
+            (float("nan"), ValueError),
+            (float("inf"), ValueError),
+            ("2", TypeError),
+            (True, TypeError),
+        ],
+    )
+    def test_rejects_bad_gamma(self, gamma, error):
+        with pytest.raises(error, match=r"^gamma must be a finite real number >= 0; got"):
             focal_loss(torch.zeros(2, 3), torch.tensor([0, 1]), gamma=gamma)
 
     def test_rejects_bad_targets_and_weights(self):
         logits = torch.zeros(2, 3)
-        with pytest.raises(TypeError, match=r"^target has dtype torch.float32; class-index targets must be torch.long"):
+        with pytest.raises(
+            TypeError, match=r"^target has dtype torch.float32; class-index targets must be torch.long or torch.uint8$"
+        ):
             focal_loss(logits, torch.tensor([0.0, 1.0]))
         with pytest.raises(IndexError, match=r"^target must hold class indices in \[0, 3\)"):
             focal_loss(logits, torch.tensor([0, 3]))
         with pytest.raises(ValueError, match=r"^target has shape \(3,\)"):
             focal_loss(logits, torch.tensor([0, 1, 2]))
-        with pytest.raises(ValueError, match=r"^target has the input's shape \(2, 3\): focal_loss takes class indices"):
+        with pytest.raises(
+            ValueError, match=r"^target has the input's shape \(2, 3\), the shape of probability targets"
+        ):
             focal_loss(logits, torch.full((2, 3), 1 / 3))
-        with pytest.raises(ValueError, match=r"^weight has shape \(2,\); expected one weight per class"):
+        with pytest.raises(
+            ValueError, match=r"^weight has shape \(2,\); expected \(C,\) = \(3,\), one weight per class$"
+        ):
             focal_loss(logits, torch.tensor([0, 1]), weight=torch.ones(2))
         with pytest.raises(ValueError, match=r"^reduction must be one of"):
             focal_loss(logits, torch.tensor([0, 1]), reduction="avg")
@@ -131,7 +139,7 @@ class TinyModel(nn.Module):
     def __init__(self, seed=0):
         super().__init__()
         torch.manual_seed(seed)
-        self.linear = nn.Linear(4, 3, dtype=DTYPE)
+        self.linear = nn.Linear(4, 3, dtype=F64)
 
     def forward(self, x):
         return self.linear(x)
@@ -140,7 +148,7 @@ class TinyModel(nn.Module):
 def padded_micro_batches(lengths, group_sizes, seed=0):
     """Sequences of the given lengths padded with -100, grouped into micro-batches."""
     g = torch.Generator().manual_seed(seed)
-    inputs = torch.randn(len(lengths), max(lengths), 4, generator=g, dtype=DTYPE)
+    inputs = torch.randn(len(lengths), max(lengths), 4, generator=g, dtype=F64)
     targets = torch.randint(0, 3, (len(lengths), max(lengths)), generator=g)
     for b, n in enumerate(lengths):
         targets[b, n:] = -100
@@ -154,7 +162,7 @@ def grads_of(model):
 
 
 class TestAccumulateCrossEntropy:
-    @settings(max_examples=20, deadline=None)
+    @settings(max_examples=20)
     @given(
         lengths=st.lists(st.integers(1, 6), min_size=2, max_size=6),
         seed=st.integers(0, 1000),
@@ -163,11 +171,11 @@ class TestAccumulateCrossEntropy:
     def test_global_normalisation_equals_the_full_batch(self, lengths, seed, use_weight):
         group_sizes = [1] * len(lengths)  # one sequence per micro-batch: valid counts differ
         inputs, targets, micro = padded_micro_batches(lengths, group_sizes, seed)
-        weight = torch.tensor([0.5, 2.0, 1.0], dtype=DTYPE) if use_weight else None
+        weight = torch.tensor([0.5, 2.0, 1.0], dtype=F64) if use_weight else None
         model = TinyModel(seed)
         full = F.cross_entropy(model(inputs).reshape(-1, 3), targets.reshape(-1), weight=weight)
         full_grads = torch.autograd.grad(full, list(model.parameters()))
-        loss = accumulate_cross_entropy(model, micro, weight=weight)
+        loss = accumulate_cross_entropy(model, micro, weight=weight, class_dim=-1)
         torch.testing.assert_close(loss, full.detach(), rtol=1e-12, atol=1e-12)
         for got, expected in zip(grads_of(model), full_grads):
             torch.testing.assert_close(got, expected, rtol=1e-10, atol=1e-12)
@@ -177,7 +185,7 @@ class TestAccumulateCrossEntropy:
         model = TinyModel()
         full = F.cross_entropy(model(inputs).reshape(-1, 3), targets.reshape(-1))
         full_grads = torch.autograd.grad(full, list(model.parameters()))
-        loss = accumulate_cross_entropy(model, micro, normalization="per_micro_batch")
+        loss = accumulate_cross_entropy(model, micro, class_dim=-1, normalization="per_micro_batch")
         means = [F.cross_entropy(model(x).reshape(-1, 3), t.reshape(-1)) for x, t in micro]
         torch.testing.assert_close(loss, (sum(means) / 3).detach())  # the average of the means...
         gap = max((g - f).abs().max().item() for g, f in zip(grads_of(model), full_grads))
@@ -186,10 +194,10 @@ class TestAccumulateCrossEntropy:
     def test_per_micro_batch_means_are_exact_when_counts_are_equal(self):
         inputs, targets, micro = padded_micro_batches([4, 2, 3, 3], [2, 2])  # 6 valid targets each
         model = TinyModel()
-        global_loss = accumulate_cross_entropy(model, micro)
+        global_loss = accumulate_cross_entropy(model, micro, class_dim=-1)
         global_grads = grads_of(model)
         model.zero_grad()
-        per_loss = accumulate_cross_entropy(model, micro, normalization="per_micro_batch")
+        per_loss = accumulate_cross_entropy(model, micro, class_dim=-1, normalization="per_micro_batch")
         torch.testing.assert_close(per_loss, global_loss)
         for got, expected in zip(grads_of(model), global_grads):
             torch.testing.assert_close(got, expected)
@@ -197,20 +205,36 @@ class TestAccumulateCrossEntropy:
     def test_gradients_add_to_existing_grad(self):
         _, _, micro = padded_micro_batches([3, 2], [1, 1])
         model = TinyModel()
-        accumulate_cross_entropy(model, micro)
+        accumulate_cross_entropy(model, micro, class_dim=-1)
         once = grads_of(model)
-        accumulate_cross_entropy(model, micro)
+        accumulate_cross_entropy(model, micro, class_dim=-1)
         for twice, single in zip(grads_of(model), once):
             torch.testing.assert_close(twice, 2 * single)
 
+    def test_class_dim_1_is_the_default(self):
+        """A model whose logits have the classes in dim 1, (N, C, T), as F.cross_entropy expects."""
+        _, _, micro = padded_micro_batches([3, 2, 4], [1, 2])
+        model = TinyModel()
+        last = accumulate_cross_entropy(model, micro, class_dim=-1)
+        last_grads = grads_of(model)
+        model.zero_grad()
+        classes_first = ClassesInDim1(model)
+        torch.testing.assert_close(accumulate_cross_entropy(classes_first, micro), last)
+        for got, expected in zip(grads_of(model), last_grads):
+            torch.testing.assert_close(got, expected)
+
     def test_rejects_bad_input(self):
         model = TinyModel()
-        x = torch.zeros(2, 4, dtype=DTYPE)
-        with pytest.raises(ValueError, match=r"^normalization must be 'global' or 'per_micro_batch'; got 'mean'"):
+        x = torch.zeros(2, 4, dtype=F64)
+        with pytest.raises(ValueError, match=r"^normalization must be one of 'global', 'per_micro_batch'; got 'mean'$"):
             accumulate_cross_entropy(model, [(x, torch.tensor([0, 1]))], normalization="mean")
         with pytest.raises(ValueError, match=r"^micro_batches must hold at least one"):
             accumulate_cross_entropy(model, [])
-        with pytest.raises(TypeError, match=r"^micro_batches\[1\] targets has dtype torch.float32"):
+        with pytest.raises(
+            TypeError,
+            match=r"^micro_batches\[1\] target has dtype torch.float32; class-index targets must be torch.long or "
+            r"torch.uint8$",
+        ):
             accumulate_cross_entropy(model, [(x, torch.tensor([0, 1])), (x, torch.tensor([0.0, 1.0]))])
         with pytest.raises(ValueError, match=r"^micro_batches hold no valid target"):
             accumulate_cross_entropy(model, [(x, torch.tensor([-100, -100]))])
@@ -218,13 +242,48 @@ class TestAccumulateCrossEntropy:
             accumulate_cross_entropy(
                 model, [(x, torch.tensor([0, 1])), (x, torch.tensor([-100, -100]))], normalization="per_micro_batch"
             )
-        with pytest.raises(IndexError, match=r"^micro_batches\[0\] targets must hold class indices in \[0, 3\)"):
+        with pytest.raises(
+            IndexError,
+            match=r"^micro_batches\[0\] target must hold class indices in \[0, 3\) or ignore_index=-100; got 5$",
+        ):
             accumulate_cross_entropy(model, [(x, torch.tensor([0, 5]))])
+        with pytest.raises(
+            ValueError, match=r"^weight has shape \(2,\); expected \(C,\) = \(3,\), one weight per class$"
+        ):
+            accumulate_cross_entropy(model, [(x, torch.tensor([0, 2]))], weight=torch.ones(2, dtype=F64))
+        with pytest.raises(ValueError, match=r"^weight must hold finite values >= 0; got -1.0$"):
+            accumulate_cross_entropy(
+                model, [(x, torch.tensor([0, 2]))], weight=torch.tensor([1.0, -1.0, 1.0], dtype=F64)
+            )
+        with pytest.raises(
+            TypeError, match=r"^weight has dtype torch.float32; it must match the logits' dtype torch.float64$"
+        ):
+            accumulate_cross_entropy(model, [(x, torch.tensor([0, 2]))], weight=torch.ones(3))
+        with pytest.raises(TypeError, match=r"^ignore_index must be an int; got 1.5 \(float\)$"):
+            accumulate_cross_entropy(model, [(x, torch.tensor([0, 2]))], ignore_index=1.5)
+        with pytest.raises(TypeError, match=r"^model must be a torch.nn.Module; got NoneType$"):
+            accumulate_cross_entropy(None, [(x, torch.tensor([0, 2]))])
+        with pytest.raises(
+            ValueError,
+            match=r"^the model's output on micro_batches\[0\] has shape \(2, 3\); expected the target's shape \(2, 1\)",
+        ):
+            accumulate_cross_entropy(model, [(x, torch.tensor([[0], [2]]))])
+
+
+class ClassesInDim1(nn.Module):
+    """Wraps a model with (..., C) logits into one with (N, C, ...) logits."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x):
+        return self.model(x).movedim(-1, 1)
 
 
 def toy_data(seed=0, n=40):
     g = torch.Generator().manual_seed(seed)
-    x = torch.randn(n, 4, generator=g, dtype=DTYPE)
+    x = torch.randn(n, 4, generator=g, dtype=F64)
     y = (x[:, 0] > 0).long() + (x[:, 1] > 0.5).long()  # 3 classes, learnable
     return x, y
 
@@ -234,8 +293,16 @@ class TestLoop:
         model = TinyModel(0)
         optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
         generator = torch.Generator().manual_seed(shuffle_seed)
-        return fit(model, optimizer, F.cross_entropy, toy_data(0), toy_data(1), epochs=epochs, batch_size=8,
-                   generator=generator)
+        return fit(
+            model,
+            optimizer,
+            F.cross_entropy,
+            toy_data(0),
+            toy_data(1),
+            epochs=epochs,
+            batch_size=8,
+            generator=generator,
+        )
 
     def test_same_seeds_give_identical_histories(self):
         first, second = self.run(), self.run()
@@ -246,7 +313,7 @@ class TestLoop:
         history = self.run(epochs=4)
         assert isinstance(history, History)
         assert all(len(values) == 5 for values in vars(history).values())
-        assert (history.train_loss[0], history.train_accuracy[0]) == evaluate(TinyModel(0), *toy_data(0))
+        assert (history.train_loss[0], history.train_accuracy[0]) == evaluate(TinyModel(0), toy_data(0))
         assert history.train_loss[-1] < history.train_loss[0]
 
     def test_without_validation_the_val_lists_stay_empty(self):
@@ -257,7 +324,7 @@ class TestLoop:
     def test_evaluate_matches_a_direct_computation(self):
         model = TinyModel()
         x, y = toy_data()
-        loss, accuracy = evaluate(model, x, y)
+        loss, accuracy = evaluate(model, (x, y))
         with torch.no_grad():
             logits = model(x)
         assert loss == F.cross_entropy(logits, y).item()
@@ -265,9 +332,9 @@ class TestLoop:
 
     def test_evaluate_uses_eval_mode_and_restores_training_mode(self):
         torch.manual_seed(0)
-        model = nn.Sequential(nn.Linear(4, 16, dtype=DTYPE), nn.Dropout(0.5), nn.Linear(16, 3, dtype=DTYPE))
+        model = nn.Sequential(nn.Linear(4, 16, dtype=F64), nn.Dropout(0.5), nn.Linear(16, 3, dtype=F64))
         x, y = toy_data()
-        assert evaluate(model, x, y) == evaluate(model, x, y)  # no dropout noise
+        assert evaluate(model, (x, y)) == evaluate(model, (x, y))  # no dropout noise
         assert model.training
 
     def test_full_batch_epoch_is_one_gradient_step(self):
@@ -284,8 +351,14 @@ class TestLoop:
         x, y = toy_data(n=20)
         model = TinyModel()
         order = torch.randperm(20, generator=torch.Generator().manual_seed(5))
-        loss = train_epoch(model, torch.optim.SGD(model.parameters(), lr=0.0), F.cross_entropy, (x, y),
-                           batch_size=8, generator=torch.Generator().manual_seed(5))
+        loss = train_epoch(
+            model,
+            torch.optim.SGD(model.parameters(), lr=0.0),
+            F.cross_entropy,
+            (x, y),
+            batch_size=8,
+            generator=torch.Generator().manual_seed(5),
+        )
         sizes = [8, 8, 4]
         batch_losses = [F.cross_entropy(model(x[idx]), y[idx]).item() for idx in order.split(8)]
         assert loss == pytest.approx(sum(n * b for n, b in zip(sizes, batch_losses)) / 20, rel=1e-12)
@@ -305,19 +378,40 @@ class TestLoop:
         x, y = toy_data()
         with pytest.raises(ValueError, match=r"^give either sampler or generator"):
             fit(model, optimizer, F.cross_entropy, (x, y), epochs=1, sampler=[0], generator=torch.Generator())
-        with pytest.raises(ValueError, match=r"^batch_size must be a positive int or None"):
+        with pytest.raises(ValueError, match=r"^batch_size must be an int >= 1 or None; got 0$"):
             train_epoch(model, optimizer, F.cross_entropy, (x, y), batch_size=0)
-        with pytest.raises(ValueError, match=r"^epochs must be a non-negative int; got -1"):
+        with pytest.raises(TypeError, match=r"^batch_size must be an int >= 1 or None; got 2.5 \(float\)$"):
+            train_epoch(model, optimizer, F.cross_entropy, (x, y), batch_size=2.5)
+        with pytest.raises(ValueError, match=r"^epochs must be an int >= 0; got -1$"):
             fit(model, optimizer, F.cross_entropy, (x, y), epochs=-1)
-        with pytest.raises(ValueError, match=r"^train needs inputs \(N, \.\.\.\) and targets \(N,\) of the same"):
+        with pytest.raises(
+            ValueError,
+            match=r"^train has an input of shape \(40, 4\) and a target of shape \(39,\); expected the same number N",
+        ):
             fit(model, optimizer, F.cross_entropy, (x, y[:-1]), epochs=1)
-        with pytest.raises(TypeError, match=r"^val targets have dtype torch.float64"):
+        with pytest.raises(
+            TypeError,
+            match=r"^val target has dtype torch.float64; class-index targets must be torch.long or torch.uint8$",
+        ):
             fit(model, optimizer, F.cross_entropy, (x, y), (x, y.double()), epochs=1)
-        with pytest.raises(TypeError, match=r"^train must be a pair \(inputs, targets\)"):
+        with pytest.raises(TypeError, match=r"^train must be a pair \(input, target\) of tensors; got Tensor$"):
             fit(model, optimizer, F.cross_entropy, x, epochs=1)
-        with pytest.raises(IndexError, match=r"^targets must hold class indices in \[0, 3\); got 7"):
-            evaluate(model, x, torch.full((len(x),), 7))
-        with pytest.raises(ValueError, match=r"^targets must have shape \(40,\), one class index per input"):
-            evaluate(model, x, y[:-1])
-        with pytest.raises(TypeError, match=r"^targets has dtype torch.float64"):
-            evaluate(model, x, y.double())
+        with pytest.raises(TypeError, match=r"^optimizer must be a torch.optim.Optimizer; got str$"):
+            train_epoch(model, "sgd", F.cross_entropy, (x, y))
+        with pytest.raises(
+            IndexError, match=r"^data target must hold class indices in \[0, 3\); got 7 and 39 other bad value\(s\)$"
+        ):
+            evaluate(model, (x, torch.full((len(x),), 7)))
+        with pytest.raises(ValueError, match=r"^data has an input of shape \(40, 4\) and a target of shape \(39,\)"):
+            evaluate(model, (x, y[:-1]))
+        with pytest.raises(
+            TypeError,
+            match=r"^data target has dtype torch.float64; class-index targets must be torch.long or torch.uint8$",
+        ):
+            evaluate(model, (x, y.double()))
+        with pytest.raises(TypeError, match=r"^model must be a torch.nn.Module; got NoneType$"):
+            evaluate(None, (x, y))
+
+    def test_uint8_targets_are_class_indices(self):
+        model, (x, y) = TinyModel(), toy_data()
+        assert evaluate(model, (x, y.to(torch.uint8))) == evaluate(model, (x, y))

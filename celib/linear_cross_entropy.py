@@ -1,0 +1,457 @@
+r"""Cross entropy of a linear layer's output without the ``(N, V)`` logits tensor.
+
+A language model's last layer maps ``N`` hidden states ``x`` (width ``D``) to logits over a
+vocabulary of ``V`` tokens, :math:`z = x W^\top + b`, and the loss is the cross entropy of
+:math:`\mathrm{softmax}(z)` against the next tokens. With ``V`` in the hundreds of thousands the
+logits, and what eager autograd keeps of them for the backward pass, are the largest tensors of
+the whole training step. :func:`linear_cross_entropy` never forms them: it walks over the tokens
+in chunks and computes each chunk's gradients *inside the forward pass*, so that only the
+gradients themselves (the same size as ``input`` and ``weight``) outlive a chunk.
+(:mod:`celib.vocab_parallel` is the other way around the logits: shard the vocabulary.)
+
+For every token :math:`i` with target :math:`y_i` (tokens whose target is ``ignore_index`` do
+not count), smoothing :math:`\varepsilon` and target distribution
+:math:`q_i = (1 - \varepsilon)\,e_{y_i} + \varepsilon / V`, the loss in nats and the gradient
+of the logits are
+
+.. math::
+
+    \ell_i = \operatorname{logsumexp}(z_i) - (1 - \varepsilon)\, z_{i y_i}
+             - \frac{\varepsilon}{V} \sum_{j=1}^{V} z_{ij},
+    \qquad
+    \frac{\partial \ell_i}{\partial z_i} = \mathrm{softmax}(z_i) - q_i,
+
+and the chain rule through :math:`z = x W^\top + b` gives :math:`\partial L / \partial x = G W`,
+:math:`\partial L / \partial W = G^\top x` and :math:`\partial L / \partial b = \sum_i G_i`,
+where the rows of :math:`G` are the logit gradients scaled by the reduction.
+
+**bf16 and float16.** The softmax and the sums run in float32. A running sum of ``weight``'s
+gradient over the chunks would then need a float32 ``(V, D)`` buffer, twice the size of the
+gradient itself. Instead the pass over the tokens computes the losses, each token's
+log-sum-exp and the gradient of ``input``, and a second pass over blocks of vocabulary rows
+(:func:`_vocab_pass`) recomputes those rows' logits for all tokens and gets each block of the
+weight gradient from a single matrix product over the tokens, whose sum is accumulated in
+float32 by the product itself. That is one more matrix product of the size of the logits (four
+instead of three) and no float32 copy of the weight gradient. (On CUDA, cuBLAS may combine
+split-K partial sums in bf16/fp16 unless
+``torch.backends.cuda.matmul.allow_bf16_reduced_precision_reduction``, or its fp16 twin, is
+False, as in the naive computation's products.)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import torch
+from torch.autograd.function import once_differentiable
+
+from celib._checks import (
+    apply_reduction,
+    check_class_indices,
+    check_int,
+    check_linear_args,
+    check_optional_int,
+    check_real,
+    check_reduction,
+    target_weights,
+)
+
+__all__ = ["MIN_CHUNK_ROWS", "accumulation_dtype", "default_chunk_size", "linear_cross_entropy"]
+
+#: The fewest rows :func:`default_chunk_size` gives a chunk (unless ``N`` is smaller).
+MIN_CHUNK_ROWS = 16
+
+_LOW_PRECISION = (torch.float16, torch.bfloat16)
+
+
+def accumulation_dtype(dtype: torch.dtype) -> torch.dtype:
+    """The dtype of the softmax and the sums: float32 for bf16/fp16 inputs (they need its range and
+    precision), else the input's ``dtype``.
+
+    >>> accumulation_dtype(torch.bfloat16), accumulation_dtype(torch.float64)
+    (torch.float32, torch.float64)
+    """
+    return torch.float32 if dtype in _LOW_PRECISION else dtype
+
+
+def default_chunk_size(num_tokens: int, hidden: int, dtype: torch.dtype = torch.float32) -> int:
+    r"""Rows per chunk when ``chunk_size=None``: the chunk's buffers take about 1/4 of the weight gradient.
+
+    A chunk of ``c`` rows needs a ``c * V`` buffer in the computing dtype (float32 for bf16 and
+    float16 inputs, else the input's dtype), plus, for bf16/float16 inputs, a ``c * V`` staging
+    buffer in the input's dtype; the weight gradient takes ``V * D`` numbers of the input's dtype.
+    The largest ``c`` for which the buffers take at most a quarter of the weight gradient,
+    whatever ``V``, is ``D / 4`` rows for float32 and float64 and ``D / 12`` for bf16 and
+    float16 (6 bytes of buffer per logit against 2 bytes per weight-gradient entry); it is
+    rounded down to a multiple of :data:`MIN_CHUNK_ROWS` (matrix products are faster on
+    aligned sizes) and kept between :data:`MIN_CHUNK_ROWS` and ``N``. The peak memory then stays
+    within about 1.25 times the gradients themselves, unless ``D`` is so small that the chunk is
+    held at 16 rows. Fewer rows save memory; more rows make the matrix products more efficient,
+    at the price of memory.
+
+    >>> default_chunk_size(8192, 4096), default_chunk_size(8192, 4096, torch.bfloat16), default_chunk_size(10, 64)
+    (1024, 336, 10)
+    """
+    itemsize = torch.finfo(dtype).bits // 8
+    acc = accumulation_dtype(dtype)
+    buffer_bytes = torch.finfo(acc).bits // 8 + (itemsize if acc != dtype else 0)
+    rows = hidden * itemsize // (4 * buffer_bytes) // MIN_CHUNK_ROWS * MIN_CHUNK_ROWS
+    return max(1, min(num_tokens, max(MIN_CHUNK_ROWS, rows)))
+
+
+# ---------------------------------------------------------------------------------------------
+# What the passes share
+# ---------------------------------------------------------------------------------------------
+
+
+class _Tensors(NamedTuple):
+    """The validated tensors of one call."""
+
+    input: torch.Tensor  # (N, D) hidden states
+    weight: torch.Tensor  # (V, D)
+    bias: torch.Tensor | None  # (V,)
+    target: torch.Tensor  # (N,) int64 class indices; ignored tokens hold class 0, a valid index
+    valid: torch.Tensor  # (N,) bool: False where the target was ignore_index
+
+
+@dataclass(frozen=True)
+class _Config:
+    """The options of one call, validated; the passes read them from here.
+
+    ``vocab_pass``: whether the gradients of ``weight`` and ``bias`` come from the second pass
+    over vocabulary blocks (the bf16/fp16 default; see the module docstring) instead of a
+    running sum over the chunks of tokens. Both are exact in float64.
+    """
+
+    reduction: str
+    label_smoothing: float
+    chunk_size: int  # rows of tokens per chunk of the first pass
+    vocab_pass: bool
+
+
+class _Needs(NamedTuple):
+    """Which gradients to compute."""
+
+    input: bool = False
+    weight: bool = False
+    bias: bool = False
+
+
+_NO_GRADIENTS = _Needs()
+
+
+class _Gradients(NamedTuple):
+    input: torch.Tensor | None
+    weight: torch.Tensor | None
+    bias: torch.Tensor | None
+
+
+class _Buffers(NamedTuple):
+    """Flat work buffers reused by every chunk: ``work`` in the computing dtype and, for bf16/fp16
+    inputs, ``staging`` in the input's dtype (matrix products read and write the input's dtype)."""
+
+    work: torch.Tensor
+    staging: torch.Tensor | None
+
+    def logits(self, weight: torch.Tensor, x: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+        """``weight @ x.T (+ bias)``, vocabulary-major ``(rows of weight, rows of x)``, in ``work``."""
+        shape = (weight.shape[0], x.shape[0])
+        z_t = self.work[: shape[0] * shape[1]].view(shape)
+        if self.staging is None:
+            torch.mm(weight, x.T, out=z_t)
+        else:
+            z_t.copy_(torch.mm(weight, x.T, out=self.staging[: z_t.numel()].view(shape)))
+        return z_t if bias is None else z_t.add_(bias[:, None])
+
+    def for_product(self, z_t: torch.Tensor) -> torch.Tensor:
+        """``z_t`` in the input's dtype, ready for a matrix product with ``input`` or ``weight``."""
+        return z_t if self.staging is None else self.staging[: z_t.numel()].view(z_t.shape).copy_(z_t)
+
+
+# ---------------------------------------------------------------------------------------------
+# The passes
+# ---------------------------------------------------------------------------------------------
+
+
+def _loss_and_gradients(
+    t: _Tensors, config: _Config, token_weight: torch.Tensor | None = None, needs: _Needs = _NO_GRADIENTS
+) -> tuple[torch.Tensor, _Gradients]:
+    r"""Per-token losses and, if ``token_weight`` is given, the ``needs``-ed gradients of
+    :math:`\sum_i a_i \ell_i` for the per-token weights :math:`a_i` = ``token_weight`` (0 for
+    ignored tokens).
+
+    One pass over chunks of tokens (:func:`_token_pass`), which for float32 and float64 also
+    sums the gradients of ``weight`` and ``bias`` chunk by chunk; with ``config.vocab_pass``
+    those two come from :func:`_vocab_pass` instead, which needs the first pass's log-sum-exps.
+    """
+    num_tokens, vocab = t.input.shape[0], t.weight.shape[0]
+    acc = accumulation_dtype(t.input.dtype)
+    rows = min(config.chunk_size, num_tokens)
+    vocab_pass = config.vocab_pass and token_weight is not None and (needs.weight or needs.bias)
+    block = max(1, rows * vocab // num_tokens)  # vocabulary rows per block of the second pass
+    size = max(rows * vocab, block * num_tokens) if vocab_pass else rows * vocab
+    staging = t.input.new_empty(size) if acc != t.input.dtype else None
+    buffers = _Buffers(t.input.new_empty(size, dtype=acc), staging)
+    if not config.vocab_pass:
+        losses, _, grads = _token_pass(t, config, rows, buffers, token_weight, needs)
+        return losses, grads
+    losses, lse, grads = _token_pass(t, config, rows, buffers, token_weight, _Needs(input=needs.input))
+    if vocab_pass:
+        assert token_weight is not None  # vocab_pass implies it
+        grad_weight, grad_bias = _vocab_pass(t, config, block, buffers, token_weight, lse, needs)
+        grads = grads._replace(weight=grad_weight, bias=grad_bias)
+    return losses, grads
+
+
+def _token_pass(
+    t: _Tensors,
+    config: _Config,
+    chunk_size: int,
+    buffers: _Buffers,
+    token_weight: torch.Tensor | None,
+    needs: _Needs,
+) -> tuple[torch.Tensor, torch.Tensor, _Gradients]:
+    r"""Losses, log-sum-exps and (with ``token_weight``) the ``needs``-ed gradients, ``chunk_size`` tokens at a time.
+
+    The work buffer holds a chunk's logits, then (in place) their exponentials, then the
+    gradient of the logits, :math:`a_i(\mathrm{softmax}(z_i) - q_i)`, which is multiplied into
+    ``grad_input[chunk]`` and accumulated into ``grad_weight`` and ``grad_bias`` (in the
+    computing dtype) before the next chunk overwrites it.
+    """
+    input, weight, bias, target, valid = t
+    eps = config.label_smoothing
+    num_tokens, vocab = input.shape[0], weight.shape[0]
+    acc = buffers.work.dtype
+
+    losses = input.new_empty(num_tokens, dtype=acc)
+    lse = input.new_empty(num_tokens, dtype=acc)
+    grad_input = torch.empty_like(input) if needs.input else None
+    grad_weight = weight.new_zeros(weight.shape) if needs.weight else None
+    grad_bias = weight.new_zeros(vocab) if needs.bias else None
+
+    for start in range(0, num_tokens, chunk_size):
+        rows = slice(start, min(start + chunk_size, num_tokens))
+        x, y = input[rows], target[rows][:, None]  # (c, D), (c, 1)
+        # The chunk's logits are kept vocabulary-major, (V, c): the three matrix products
+        # (W x^T, G W, G^T x) run faster on CPU in this layout. z is the (c, V) view.
+        z_t = buffers.logits(weight, x, bias)
+        z = z_t.T
+
+        target_logit = z.gather(1, y).squeeze(1)  # (c,)
+        logit_sum = z.sum(1) if eps else None
+        row_max = z.amax(1, keepdim=True)  # (c, 1)
+        sum_exp = z.sub_(row_max).exp_().sum(1)  # z now holds exp(z - max)
+        lse[rows] = row_max.squeeze(1) + sum_exp.log()
+        loss = lse[rows] - (1 - eps) * target_logit
+        if logit_sum is not None:
+            loss -= eps / vocab * logit_sum
+        losses[rows] = torch.where(valid[rows], loss, 0)
+        if token_weight is None or not any(needs):
+            continue
+
+        # z <- a * (softmax - q), with q = (1 - eps) one_hot(y) + eps / V
+        a = token_weight[rows].to(acc)  # (c,)
+        z.mul_((a / sum_exp)[:, None])
+        z.scatter_add_(1, y, (-(1 - eps) * a)[:, None])
+        if eps:
+            z.sub_((eps / vocab * a)[:, None])
+        if grad_input is not None:
+            torch.mm(buffers.for_product(z_t).T, weight, out=grad_input[rows])  # (c, V) @ (V, D)
+        if grad_weight is not None:
+            grad_weight.addmm_(z_t, x)  # (V, c) @ (c, D)
+        if grad_bias is not None:
+            grad_bias += z_t.sum(1)
+    return losses, lse, _Gradients(grad_input, grad_weight, grad_bias)
+
+
+def _vocab_pass(
+    t: _Tensors,
+    config: _Config,
+    block: int,
+    buffers: _Buffers,
+    token_weight: torch.Tensor,
+    lse: torch.Tensor,
+    needs: _Needs,
+) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    r"""The gradients of ``weight`` and ``bias`` (as ``needs`` says), ``block`` vocabulary rows at a time.
+
+    For the rows :math:`B` of a block, the logits of all tokens, :math:`z_{:B} = x W_B^\top`, and
+    the log-sum-exps of the first pass give :math:`G_{:B} = a\,(\mathrm{softmax} - q)_{:B}`;
+    then :math:`\partial L / \partial W_B = G_{:B}^\top x` is one matrix product over all the
+    tokens (its sum accumulates in float32) and :math:`\partial L / \partial b_B` a float32 sum.
+    """
+    input, weight, bias, target, valid = t
+    eps = config.label_smoothing
+    vocab = weight.shape[0]
+    a = token_weight.to(buffers.work.dtype)  # (N,)
+    grad_weight = torch.empty_like(weight) if needs.weight else None
+    grad_bias = torch.empty_like(bias) if needs.bias and bias is not None else None
+    for start in range(0, vocab, block):
+        stop = min(start + block, vocab)
+        g_t = buffers.logits(weight[start:stop], input, None if bias is None else bias[start:stop])  # (b, N)
+        g_t.sub_(lse).exp_().mul_(a)  # a * softmax, for this block of the vocabulary
+        here = valid & (target >= start) & (target < stop)  # (N,): tokens whose target is in this block
+        row = (target - start).clamp(0, stop - start - 1)[None, :]  # (1, N): the target's row in the block
+        g_t.scatter_add_(0, row, (-(1 - eps) * a * here)[None, :])  # minus (1 - eps) one_hot(y)
+        if eps:
+            g_t.sub_(eps / vocab * a)
+        if grad_weight is not None:
+            torch.mm(buffers.for_product(g_t), input, out=grad_weight[start:stop])  # (b, N) @ (N, D)
+        if grad_bias is not None:
+            grad_bias[start:stop] = g_t.sum(1)
+    return grad_weight, grad_bias
+
+
+class _LinearCrossEntropy(torch.autograd.Function):
+    """Forward computes the loss and (for 'mean'/'sum') the gradients; backward scales them."""
+
+    @staticmethod
+    def forward(
+        ctx: Any,
+        input: torch.Tensor,
+        weight: torch.Tensor,
+        bias: torch.Tensor | None,
+        target: torch.Tensor,
+        valid: torch.Tensor,
+        config: _Config,
+    ) -> torch.Tensor:
+        t = _Tensors(input, weight, bias, target, valid)
+        ctx.config = config
+        if config.reduction == "none":
+            # The upstream gradient differs per token: backward recomputes, chunk by chunk.
+            losses, _ = _loss_and_gradients(t, config)
+            ctx.save_for_backward(input, weight, bias, target, valid)
+            return losses.to(input.dtype)
+        # The weight of each token in the total; the normaliser of 'mean' is known before the
+        # first chunk, so each chunk's gradient is final when it is accumulated.
+        token_weight = valid.to(accumulation_dtype(input.dtype))
+        if config.reduction == "mean":
+            token_weight /= valid.sum().clamp(min=1)
+        losses, ctx.grads = _loss_and_gradients(t, config, token_weight, _Needs(*ctx.needs_input_grad[:3]))
+        return apply_reduction(losses, config.reduction, valid.sum()).to(input.dtype)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: Any, grad_output: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        if ctx.config.reduction == "none":
+            t = _Tensors(*ctx.saved_tensors)
+            token_weight = torch.where(t.valid, grad_output, 0)
+            _, grads = _loss_and_gradients(t, ctx.config, token_weight, _Needs(*ctx.needs_input_grad[:3]))
+        else:
+            if ctx.grads is None:
+                raise RuntimeError(
+                    "linear_cross_entropy: backward already consumed the gradients computed in the "
+                    "forward pass; retain_graph=True and a second backward are not supported"
+                )
+            grads = _Gradients(*(None if g is None else g.mul_(grad_output) for g in ctx.grads))
+            ctx.grads = None  # drop our reference: autograd can then keep the buffers as .grad
+        return (*grads, None, None, None)
+
+
+# ---------------------------------------------------------------------------------------------
+# The public function
+# ---------------------------------------------------------------------------------------------
+
+
+def _prepare(
+    input: Any,
+    weight: Any,
+    target: Any,
+    bias: Any,
+    ignore_index: Any,
+    reduction: Any,
+    label_smoothing: Any,
+    chunk_size: Any,
+) -> tuple[_Tensors, _Config]:
+    """Validate the arguments of :func:`linear_cross_entropy`; return its tensors and its options."""
+    input, weight, bias, target = check_linear_args(input, weight, bias, target)
+    ignore_index = check_int(ignore_index, "ignore_index")
+    check_reduction(reduction)
+    smoothing = check_real(label_smoothing, "label_smoothing", minimum=0, maximum=1)
+    rows = check_optional_int(chunk_size, "chunk_size", minimum=1)
+    if rows is None:
+        rows = default_chunk_size(input.shape[0], input.shape[1], input.dtype)
+    check_class_indices(target, weight.shape[0], "target", ignore_index)
+    valid, safe_target, _ = target_weights(target, None, ignore_index, input.dtype)
+    config = _Config(reduction, smoothing, rows, vocab_pass=input.dtype in _LOW_PRECISION)
+    return _Tensors(input, weight, bias, safe_target, valid), config
+
+
+def _apply(t: _Tensors, config: _Config) -> torch.Tensor:
+    """The loss of validated tensors: through the autograd Function if a gradient is wanted."""
+    if torch.is_grad_enabled() and any(x is not None and x.requires_grad for x in t[:3]):
+        return _LinearCrossEntropy.apply(*t, config)
+    losses, _ = _loss_and_gradients(t, config)
+    return apply_reduction(losses, config.reduction, t.valid.sum()).to(t.input.dtype)
+
+
+def linear_cross_entropy(
+    input: torch.Tensor,
+    weight: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    bias: torch.Tensor | None = None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
+    chunk_size: int | None = None,
+) -> torch.Tensor:
+    r"""``F.cross_entropy(F.linear(input, weight, bias), target, ...)`` without the ``(N, V)`` logits.
+
+    With :math:`z = x W^\top + b`, the loss of token :math:`i` (in nats) is
+
+    .. math::
+
+        \ell_i = \log \sum_{j=1}^{V} e^{z_{ij}} - (1 - \varepsilon)\, z_{i y_i}
+                 - \frac{\varepsilon}{V} \sum_{j=1}^{V} z_{ij},
+
+    0 for tokens whose target is ``ignore_index``; ``'mean'`` divides the sum by the number of
+    tokens that are not ignored (NaN if there are none, as in PyTorch).
+
+    The forward pass goes over the tokens ``chunk_size`` rows at a time. For each chunk it
+    computes the ``(chunk_size, V)`` logits in one reused buffer, their log-sum-exp and loss, and
+    right away the gradient of the logits, :math:`G = \mathrm{softmax}(z) - q`, which it turns into
+    ``grad_input[chunk] = G @ weight``, ``grad_weight += G.T @ input[chunk]`` and
+    ``grad_bias += G.sum(0)`` (bf16 and float16 take a second pass for the last two: see the
+    module docstring). The backward pass only multiplies these by the upstream gradient, in
+    place. So the memory above the inputs is the gradients themselves plus one chunk's buffers;
+    no ``(N, V)`` tensor exists at any time. As in ``torch.nn.functional.linear_cross_entropy``,
+    ``bias`` and the options are keyword-only.
+
+    Args:
+        input: hidden states, shape ``(N, D)``, floating point.
+        weight: output-layer weight, shape ``(V, D)``, same dtype as ``input``.
+        target: class indices (``torch.long`` or ``torch.uint8``), shape ``(N,)``, in ``[0, V)``
+            or ``ignore_index``.
+        bias: optional output-layer bias, shape ``(V,)``.
+        ignore_index: target value whose tokens count neither in the loss nor in the mean.
+        reduction: ``'mean'``, ``'sum'`` or ``'none'`` (per-token losses, shape ``(N,)``).
+        label_smoothing: :math:`\varepsilon \in [0, 1]`.
+        chunk_size: rows per chunk; ``None`` picks :func:`default_chunk_size`, for which one
+            chunk's buffers take about 1/4 of the memory of the weight gradient (more if ``D``
+            is so small that the chunk is held at 16 rows).
+
+    Returns:
+        A scalar loss, or the per-token losses (shape ``(N,)``) for ``reduction='none'``, in ``input``'s dtype.
+
+    Notes:
+        For ``'mean'`` and ``'sum'`` the gradients are computed even if backward is never
+        called (only those of tensors that require grad), and a second backward through the
+        same graph raises. ``'none'`` computes only the losses in the forward; its backward
+        recomputes the logits chunk by chunk, weighting each token by its own upstream gradient
+        (one more pass over the matrix products, no extra memory). Without grad mode, or if
+        nothing requires grad, only the losses are computed.
+
+    >>> _ = torch.manual_seed(0)
+    >>> x, W = torch.randn(6, 4, requires_grad=True), torch.randn(10, 4, requires_grad=True)
+    >>> y = torch.tensor([1, 0, 9, -100, 3, 3])
+    >>> loss = linear_cross_entropy(x, W, y, chunk_size=4)
+    >>> naive = torch.nn.functional.cross_entropy(x @ W.T, y)
+    >>> bool(torch.isclose(loss, naive))
+    True
+    >>> loss.backward()
+    >>> bool(torch.allclose(W.grad, torch.autograd.grad(naive, W)[0]))
+    True
+    """
+    return _apply(*_prepare(input, weight, target, bias, ignore_index, reduction, label_smoothing, chunk_size))

@@ -1,0 +1,293 @@
+"""Tests of celib.linear_cross_entropy: parity with the naive computation (values and gradients,
+float64), both ways of getting the weight gradient, low precision, memory, and bad input."""
+
+import dataclasses
+
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_leaves
+
+import celib.tracing as tracing
+from celib import linear_cross_entropy as lce
+from celib.linear_cross_entropy import default_chunk_size, linear_cross_entropy
+from tests.strategies import F64, LEAVES, loss_and_grads, naive
+from tests.strategies import linear_problem as make_problem
+
+
+def chunked(x, w, y, b=None, **kwargs):
+    return linear_cross_entropy(x, w, y, bias=b, **kwargs)
+
+
+def chunked_with_vocab_pass(
+    x, w, y, b=None, *, ignore_index=-100, reduction="mean", label_smoothing=0.0, chunk_size=None
+):
+    """linear_cross_entropy with the second pass over vocabulary blocks that bf16/fp16 take: exact in float64."""
+    tensors, config = lce._prepare(x, w, y, b, ignore_index, reduction, label_smoothing, chunk_size)
+    return lce._apply(tensors, dataclasses.replace(config, vocab_pass=True))
+
+
+class LargestStorages(TorchDispatchMode):
+    """Records, per dtype, the largest storage among the outputs of every aten operation run inside."""
+
+    def __enter__(self):
+        self.bytes = {}
+        return super().__enter__()
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        for t in tree_leaves(out):
+            if isinstance(t, torch.Tensor):
+                self.bytes[t.dtype] = max(self.bytes.get(t.dtype, 0), t.untyped_storage().nbytes())
+        return out
+
+    def elements(self) -> int:
+        """The largest number of elements of a storage, over all dtypes."""
+        return max(nbytes // dtype.itemsize for dtype, nbytes in self.bytes.items())
+
+
+def assert_parity(x, w, b, y, grad_output=None, needs=LEAVES, fn=chunked, **kwargs):
+    got, got_grads = loss_and_grads(fn, x, w, b, y, grad_output, needs, **kwargs)
+    want, want_grads = loss_and_grads(naive, x, w, b, y, grad_output, needs, **kwargs)
+    torch.testing.assert_close(got, want, rtol=1e-9, atol=1e-9, equal_nan=True)
+    for name, g, h in zip([name for name in LEAVES if name in needs], got_grads, want_grads):
+        torch.testing.assert_close(g, h, rtol=1e-9, atol=1e-9, msg=lambda m, name=name: f"grad of {name}: {m}")
+
+
+class TestLinearCrossEntropy:
+    @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+    @pytest.mark.parametrize("label_smoothing", [0.0, 0.25, 1.0])
+    @pytest.mark.parametrize("bias", [False, True])
+    def test_matches_naive(self, reduction, label_smoothing, bias):
+        x, w, b, y = make_problem(23, 6, 17, ignored=(3, 11), bias=bias)
+        grad_output = torch.randn(23, dtype=F64) if reduction == "none" else torch.tensor(1.7, dtype=F64)
+        assert_parity(x, w, b, y, grad_output, reduction=reduction, label_smoothing=label_smoothing, chunk_size=5)
+
+    @settings(max_examples=50)
+    @given(
+        n=st.integers(1, 40),
+        v=st.integers(1, 30),
+        chunk_size=st.one_of(st.none(), st.integers(1, 50)),
+        reduction=st.sampled_from(["mean", "sum", "none"]),
+        label_smoothing=st.floats(0.0, 1.0),
+        ignore_index=st.sampled_from([-100, 0]),
+        needs=st.sampled_from([LEAVES, ("input",), ("weight",), ("bias",)]),
+        vocab_pass=st.booleans(),
+        seed=st.integers(0, 2**16),
+    )
+    def test_matches_naive_for_any_chunking(
+        self, n, v, chunk_size, reduction, label_smoothing, ignore_index, needs, vocab_pass, seed
+    ):
+        x, w, b, y = make_problem(n, 4, v, seed=seed, bias=seed % 2 == 0)
+        assume(b is not None or needs != ("bias",))
+        y[::3] = ignore_index
+        grad_output = torch.rand(n, dtype=F64) if reduction == "none" else torch.tensor(0.7, dtype=F64)
+        fn = chunked_with_vocab_pass if vocab_pass else chunked
+        assert_parity(
+            x,
+            w,
+            b,
+            y,
+            grad_output,
+            needs,
+            fn=fn,
+            reduction=reduction,
+            label_smoothing=label_smoothing,
+            ignore_index=ignore_index,
+            chunk_size=chunk_size,
+        )
+
+    @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+    def test_all_targets_ignored(self, reduction):
+        x, w, b, y = make_problem(7, 3, 5, ignored=range(7), bias=True)
+        assert_parity(x, w, b, y, reduction=reduction, label_smoothing=0.1, chunk_size=3)
+        loss, grads = loss_and_grads(chunked, x, w, b, y, reduction=reduction)
+        assert torch.isnan(loss) if reduction == "mean" else loss.eq(0).all()
+        assert all(g.eq(0).all() for g in grads)  # like PyTorch: NaN loss, zero gradients
+
+    def test_ignore_index_inside_the_vocabulary(self):
+        x, w, b, y = make_problem(12, 4, 6, seed=3)
+        y[:4] = 2
+        assert_parity(x, w, b, y, ignore_index=2, chunk_size=5, label_smoothing=0.3)
+
+    def test_only_the_tensors_that_require_grad_get_gradients(self):
+        x, w, _, y = make_problem(9, 4, 8)
+        x.requires_grad_()
+        loss = linear_cross_entropy(x, w, y, chunk_size=4)
+        (grad_x,) = torch.autograd.grad(loss, [x])
+        torch.testing.assert_close(grad_x, torch.autograd.grad(naive(x, w, y), [x])[0])
+
+    def test_no_grad_returns_the_loss_without_a_graph(self):
+        x, w, b, y = make_problem(9, 4, 8, bias=True)
+        with torch.no_grad():
+            loss = linear_cross_entropy(x.requires_grad_(), w, y, bias=b, label_smoothing=0.2)
+        assert loss.grad_fn is None
+        torch.testing.assert_close(loss, naive(x, w, y, b, label_smoothing=0.2).detach())
+
+    def test_backward_twice_raises(self):
+        x, w, _, y = make_problem(5, 3, 4)
+        loss = linear_cross_entropy(x, w.requires_grad_(), y)
+        loss.backward(retain_graph=True)
+        with pytest.raises(RuntimeError, match="second backward"):
+            loss.backward()
+
+    def test_gradients_computed_in_forward_become_grad_without_a_copy(self):
+        x, w, _, y = make_problem(6, 3, 4)
+        x.requires_grad_()
+        w.requires_grad_()
+        loss = linear_cross_entropy(x, w, y, reduction="sum")
+        upstream = torch.tensor(2.0, dtype=F64)
+        with tracing.OpRecorder() as recorder:
+            loss.backward(upstream)
+        # The backward scales the forward's gradients in place, and autograd keeps them as .grad:
+        # no operator makes a new tensor (a copy would show as clone, mul, copy_...).
+        assert recorder.ops and all(op.endswith("_") or op == "detach" for op in recorder.ops), recorder.ops
+        torch.testing.assert_close(x.grad, 2 * torch.autograd.grad(naive(x, w, y, reduction="sum"), x)[0])
+
+    @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+    @pytest.mark.parametrize("reduction", ["mean", "none"])
+    @pytest.mark.parametrize(("n", "v", "chunk_size"), [(40, 300, 7), (40, 3, 1), (5, 300, 64)])
+    def test_low_precision_is_close_to_float32(self, dtype, reduction, n, v, chunk_size):
+        # vocabulary blocks of 52 rows (the last one shorter), of 1 row, and one block for everything
+        x, w, b, y = make_problem(n, 16, v, dtype=torch.float32, ignored=(0,), bias=True)
+        x = x / 4
+        grad_output = torch.rand(n) if reduction == "none" else None
+        want, want_grads = loss_and_grads(naive, x, w, b, y, grad_output, reduction=reduction, label_smoothing=0.1)
+        low = [t.to(dtype) for t in (x, w, b)]
+        got, got_grads = loss_and_grads(
+            chunked,
+            *low[:2],
+            low[2],
+            y,
+            None if grad_output is None else grad_output.to(dtype),
+            reduction=reduction,
+            label_smoothing=0.1,
+            chunk_size=chunk_size,
+        )
+        assert got.dtype == dtype and all(g.dtype == dtype for g in got_grads)
+        torch.testing.assert_close(got.float(), want, rtol=2e-2, atol=2e-2)
+        for g, h in zip(got_grads, want_grads):
+            assert (g.float() - h).norm() <= 2e-2 * h.norm()
+
+    @pytest.mark.parametrize("reduction", ["sum", "none"])
+    def test_bfloat16_weight_gradient_is_not_summed_in_bfloat16(self, reduction):
+        # 1024 tokens in chunks of 4: a bf16 running sum of the weight gradient over 256 chunks loses
+        # several bits (the negative control below); celib's block products lose only the final rounding.
+        x, w, b, y = make_problem(1024, 16, 40, seed=1, bias=True)
+        x = x / 4
+        grad_output = torch.rand(1024, dtype=F64) if reduction == "none" else None
+        _, truth = loss_and_grads(naive, x, w, b, y, grad_output, reduction=reduction, label_smoothing=0.1)
+        low = [t.bfloat16() for t in (x, w, b)]
+        low_grad_output = None if grad_output is None else grad_output.bfloat16()
+        _, ours = loss_and_grads(
+            chunked, *low[:2], low[2], y, low_grad_output, reduction=reduction, label_smoothing=0.1, chunk_size=4
+        )
+        _, theirs = loss_and_grads(
+            naive, *low[:2], low[2], y, low_grad_output, reduction=reduction, label_smoothing=0.1
+        )
+
+        def error(g, true):
+            return ((g.double() - true).norm() / true.norm()).item()
+
+        for name, g, h, true in zip(("input", "weight", "bias"), ours, theirs, truth):
+            assert error(g, true) <= max(1.5 * error(h, true), 4e-3), name
+        # Negative control: the exact per-chunk contributions, summed into a bf16 weight gradient.
+        z = (x @ w.T + b).requires_grad_()
+        loss = F.cross_entropy(z, y, reduction=reduction, label_smoothing=0.1)
+        (g_logits,) = torch.autograd.grad(loss, [z], grad_output)
+        running = torch.zeros_like(w, dtype=torch.bfloat16)
+        for start in range(0, 1024, 4):
+            running += (g_logits[start : start + 4].T @ x[start : start + 4]).bfloat16()
+        assert error(running, truth[1]) > 3 * max(error(ours[1], truth[1]), error(theirs[1], truth[1]))
+
+    @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+    def test_no_tensor_of_the_logits_size_and_no_float32_weight_gradient_in_bf16(self, dtype):
+        n, d, v = 256, 128, 1000
+        x, w, _, y = make_problem(n, d, v, dtype=dtype)
+        with LargestStorages() as created:
+            linear_cross_entropy(x.requires_grad_(), w.requires_grad_(), y).backward()
+        rows = default_chunk_size(n, d, dtype)
+        assert created.elements() <= max(v * d, rows * v) < n * v  # gradients or one chunk; never (N, V)
+        if dtype == torch.bfloat16:  # float32: only the chunk's work buffer, not a (V, D) running sum
+            assert created.bytes[torch.float32] == rows * v * 4 < v * d * 4 // 2
+
+    def test_default_chunk_size(self):
+        assert default_chunk_size(2048, 1024) == 256
+        assert default_chunk_size(2048, 1024, torch.bfloat16) == 80  # 1024 / 12 = 85, down to a multiple of 16
+        assert default_chunk_size(2048, 32) == 16  # at least 16 rows
+        assert default_chunk_size(5, 4096) == 5  # at most N
+
+
+class TestBadInput:
+    def setup_method(self):
+        self.x, self.w, self.b, self.y = make_problem(4, 3, 5, bias=True)
+
+    @pytest.mark.parametrize(
+        ("change", "error", "message"),
+        [
+            (
+                {"input": torch.zeros(2, 4, 3, dtype=F64)},
+                ValueError,
+                r"^input has shape \(2, 4, 3\); expected \(N, D\) with N >= 1 tokens",
+            ),
+            (
+                {"input": torch.zeros(4, 3, dtype=torch.long)},
+                TypeError,
+                r"^input has dtype torch.int64; hidden states must be floating point$",
+            ),
+            ({"input": [[0.0] * 3] * 4}, TypeError, r"^input must be a torch.Tensor; got list$"),
+            (
+                {"weight": torch.zeros(5, 4, dtype=F64)},
+                ValueError,
+                r"^weight has shape \(5, 4\); expected \(V, D\) with V >= 1 and D = 3, the width of input$",
+            ),
+            (
+                {"weight": torch.zeros(0, 3, dtype=F64)},
+                ValueError,
+                r"^weight has shape \(0, 3\); expected \(V, D\) with V >= 1",
+            ),
+            (
+                {"weight": torch.zeros(5, 3, dtype=torch.float32)},
+                TypeError,
+                r"^weight has dtype torch.float32; it must match input's dtype torch.float64$",
+            ),
+            ({"bias": torch.zeros(4, dtype=F64)}, ValueError, r"^bias has shape \(4,\); expected \(V,\) = \(5,\)$"),
+            (
+                {"target": torch.zeros(4, dtype=torch.int32)},
+                TypeError,
+                r"^target has dtype torch.int32; class-index targets must be torch.long or torch.uint8$",
+            ),
+            (
+                {"target": torch.zeros(3, dtype=torch.long)},
+                ValueError,
+                r"^target has shape \(3,\); expected class indices of shape \(4,\) for input of shape \(4, 3\)$",
+            ),
+            (
+                {"target": torch.tensor([0, 1, 5, 2])},
+                IndexError,
+                r"^target must hold class indices in \[0, 5\) or ignore_index=-100; got 5$",
+            ),
+            ({"target": torch.tensor([0, -1, 1, 2])}, IndexError, r"got -1$"),
+            ({"reduction": "avg"}, ValueError, r"^reduction must be one of 'none', 'mean', 'sum'; got 'avg'$"),
+            ({"label_smoothing": 1.5}, ValueError, r"^label_smoothing must be a real number in \[0, 1\]; got 1.5$"),
+            ({"label_smoothing": -0.1}, ValueError, r"^label_smoothing"),
+            ({"chunk_size": 0}, ValueError, r"^chunk_size must be an int >= 1 or None; got 0$"),
+            ({"chunk_size": 2.5}, TypeError, r"^chunk_size must be an int >= 1 or None; got 2.5 \(float\)$"),
+            ({"ignore_index": 1.0}, TypeError, r"^ignore_index must be an int; got 1.0 \(float\)$"),
+        ],
+    )
+    def test_linear_cross_entropy_names_the_argument(self, change, error, message):
+        args = {"input": self.x, "weight": self.w, "target": self.y, "bias": self.b, **change}
+        with pytest.raises(error, match=message):
+            linear_cross_entropy(args.pop("input"), args.pop("weight"), args.pop("target"), **args)
+
+    def test_empty_input(self):
+        with pytest.raises(ValueError, match=r"N >= 1 tokens"):
+            linear_cross_entropy(self.x[:0], self.w, self.y[:0])
+
+    def test_uint8_targets_are_class_indices(self):
+        got = linear_cross_entropy(self.x, self.w, self.y.to(torch.uint8), bias=self.b)
+        torch.testing.assert_close(got, linear_cross_entropy(self.x, self.w, self.y, bias=self.b), rtol=0, atol=0)
