@@ -12,7 +12,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from harness import CHROMIUM, CHROMIUM_ARGS, EDITIONS, SITE, VIEWPORTS, Server, Visitor
 
 

@@ -189,7 +189,10 @@ RAW_MARKUP = {
 
 # Absolute paths of a build machine, searched in all page text (code and outputs included)
 # and in href/src attributes.
-BUILD_PATHS = r'/home/|/root/|/work/|/tmp/|/Users/|site-packages|dist-packages|/usr/lib/python|/usr/local/lib/python|File "?/|file:///'
+BUILD_PATHS = "|".join(
+    [r"/home/", r"/root/", r"/work/", r"/tmp/", r"/Users/", r"site-packages", r"dist-packages"]
+    + [r"/usr/lib/python", r"/usr/local/lib/python", r'File "?/', r"file:///"]
+)
 
 
 @dataclass
@@ -253,7 +256,10 @@ class Visitor:
         context.set_default_timeout(10_000)
         context.route("**/*", functools.partial(self._route, visit, viewport == "tablet"))
         tab = context.new_page()
-        tab.on("console", lambda msg: visit.console.append(f"[{visit.phase}] {_console_line(msg)}") if msg.type == "error" else None)
+        tab.on(
+            "console",
+            lambda msg: visit.console.append(f"[{visit.phase}] {_console_line(msg)}") if msg.type == "error" else None,
+        )
         tab.on("pageerror", lambda err: visit.page_errors.append(f"[{visit.phase}] {err}"))
         tab.on("requestfailed", functools.partial(self._request_failed, visit))
         tab.on("response", lambda r: visit.http_errors.append(f"{r.status} {r.url}") if r.status >= 400 else None)
@@ -274,7 +280,9 @@ class Visitor:
                 visit.mark("typesetting math")
                 self._wait_for_math(tab, visit)
                 visit.mark("reading the page")
-                visit.probe = tab.evaluate("([raw, paths]) => window.__bookProbes.collect(raw, paths)", [RAW_MARKUP, BUILD_PATHS])
+                visit.probe = tab.evaluate(
+                    "([raw, paths]) => window.__bookProbes.collect(raw, paths)", [RAW_MARKUP, BUILD_PATHS]
+                )
                 visit.mark("clicking solution titles")
                 visit.solutions = self._solutions(tab, touch)
                 visit.mark("measuring overflow")
@@ -337,14 +345,18 @@ class Visitor:
                 results.append(entry | {"opened": True, "jumped": False})
                 continue
             if aim["x"] is None:
-                results.append(entry | {"opened": False, "jumped": False, "error": "the solution has no title to click"})
+                results.append(
+                    entry | {"opened": False, "jumped": False, "error": "the solution has no title to click"}
+                )
                 continue
             if touch:
                 tab.touchscreen.tap(aim["x"], aim["y"])
             else:
                 tab.mouse.click(aim["x"], aim["y"])
             after = tab.evaluate("i => window.__bookProbes.solutionAfter(i)", i)
-            results.append(entry | {"opened": after["open"], "jumped": after["href"] != aim["href"], "url_after": after["href"]})
+            results.append(
+                entry | {"opened": after["open"], "jumped": after["href"] != aim["href"], "url_after": after["href"]}
+            )
         return results
 
     # -- navigation ------------------------------------------------------------------------
@@ -359,7 +371,9 @@ class Visitor:
         x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
         # A drawer that is fading out still covers the button for a moment: wait (as a reader
         # does) until the button itself is what a tap at that point reaches.
-        on_top = "([el, x, y]) => { const h = document.elementFromPoint(x, y); return !!h && (h === el || el.contains(h)); }"
+        on_top = (
+            "([el, x, y]) => { const h = document.elementFromPoint(x, y); return !!h && (h === el || el.contains(h)); }"
+        )
         handle = locator.element_handle()
         if not _wait(tab, on_top, [handle, x, y], timeout_ms=1500):
             cover = tab.evaluate("([x, y]) => window.__bookProbes.describe(document.elementFromPoint(x, y))", [x, y])
@@ -373,7 +387,11 @@ class Visitor:
         try:
             result = self._drawer_steps(tab, touch, side, chapters)
         except Exception as exc:  # a button that cannot be pressed, a dialog that vanished, ...
-            result = {"side": side, "applicable": True, "problems": [f"{type(exc).__name__}: {str(exc).splitlines()[0]}"]}
+            result = {
+                "side": side,
+                "applicable": True,
+                "problems": [f"{type(exc).__name__}: {str(exc).splitlines()[0]}"],
+            }
         if urlparse(tab.url).path != start:  # a tap went through to a link: report it, come back
             result["problems"].append(f"a tap or click of this check navigated away, to {urlparse(tab.url).path}")
             tab.goto(urljoin(tab.url, start), wait_until="load")
@@ -404,10 +422,14 @@ class Visitor:
         try:
             self._press(tab, button, touch)
         except Exception as exc:
-            result["problems"].append(f"could not {how} the visible button {result['button']}: {str(exc).splitlines()[0]}")
+            result["problems"].append(
+                f"could not {how} the visible button {result['button']}: {str(exc).splitlines()[0]}"
+            )
             return result
         if not is_open():
-            tooltip = tab.evaluate("() => { const t = document.querySelector('.tooltip.show, .tooltip'); return t ? t.innerText : null; }")
+            tooltip = tab.evaluate(
+                "() => { const t = document.querySelector('.tooltip.show, .tooltip'); return t ? t.innerText : null; }"
+            )
             result["problems"].append(
                 f"a {how} on the visible button {result['button']} did not open <dialog id={dialog_id}>"
                 + (f" (only a tooltip appeared: {tooltip!r})" if tooltip else "")
@@ -419,7 +441,9 @@ class Visitor:
             here = tab.evaluate("() => location.pathname.replace(/^\\//, '')")
             missing = [c for c in chapters if c not in shown["links"] and c != here]
             if missing:
-                result["problems"].append(f"the open chapter drawer does not show links to {len(missing)} chapters: {missing[:6]}")
+                result["problems"].append(
+                    f"the open chapter drawer does not show links to {len(missing)} chapters: {missing[:6]}"
+                )
         elif not shown["links"] and not shown["anchors"]:
             result["problems"].append("the open page-contents drawer shows no links")
         if not shown["in_view"]:
@@ -476,8 +500,10 @@ class Visitor:
             return result
 
         self._press(tab, button, False)
-        collapsed = ("b => { const s = window.__bookProbes.sidebarState();"
-                     " return s.hidden || s.article_width >= b.article_width + b.sidebar_width / 2; }")
+        collapsed = (
+            "b => { const s = window.__bookProbes.sidebarState();"
+            " return s.hidden || s.article_width >= b.article_width + b.sidebar_width / 2; }"
+        )
         _wait(tab, collapsed, before, timeout_ms=1000)
         after = state()
         result["after_first"] = after
@@ -486,17 +512,24 @@ class Visitor:
                 f"a click on the visible sidebar toggle {result['button']} did not collapse the primary sidebar "
                 f"(sidebar width {before['sidebar_width']} -> {after['sidebar_width']} px, "
                 f"article width {before['article_width']} -> {after['article_width']} px"
-                + (", a modal dialog opened instead" if after["dialog_open"] else "") + ")"
+                + (", a modal dialog opened instead" if after["dialog_open"] else "")
+                + ")"
             )
             return result
         self._press(tab, button, False)
-        back = ("b => { const s = window.__bookProbes.sidebarState(); return !s.hidden"
-                " && Math.abs(s.sidebar_width - b.sidebar_width) < 2 && s.article_width < b.article_width + b.sidebar_width / 2; }")
+        back = (
+            "b => { const s = window.__bookProbes.sidebarState(); return !s.hidden"
+            " && Math.abs(s.sidebar_width - b.sidebar_width) < 2"
+            " && s.article_width < b.article_width + b.sidebar_width / 2; }"
+        )
         _wait(tab, back, before, timeout_ms=1000)
         restored = state()
         result["after_second"] = restored
-        if restored["hidden"] or abs(restored["sidebar_width"] - before["sidebar_width"]) >= 2 \
-                or restored["article_width"] >= before["article_width"] + before["sidebar_width"] / 2:
+        if (
+            restored["hidden"]
+            or abs(restored["sidebar_width"] - before["sidebar_width"]) >= 2
+            or restored["article_width"] >= before["article_width"] + before["sidebar_width"] / 2
+        ):
             result["problems"].append(f"a second click did not restore the sidebar ({before} -> {restored})")
         return result
 

@@ -8,17 +8,16 @@ import importlib
 import inspect
 import pkgutil
 import re
-from functools import lru_cache
+from functools import cache
 
 from bs4 import BeautifulSoup
-
 from checks import check
 from harness import ROOT, SITE
 
 CURLY = re.compile("[“”‘’„‟′″]")
 
 
-@lru_cache(maxsize=None)
+@cache
 def public_api() -> tuple[list[str], list[tuple[str, object]]]:
     """(modules, [(qualified name, object)]): each public module's ``__all__``, or else the
     functions and classes it defines itself."""
@@ -32,13 +31,18 @@ def public_api() -> tuple[list[str], list[tuple[str, object]]]:
         modules.append(module.__name__)
         names = getattr(module, "__all__", None)
         if names is None:
-            names = [n for n, o in vars(module).items() if not n.startswith("_")
-                     and (inspect.isfunction(o) or inspect.isclass(o)) and o.__module__ == module.__name__]
+            names = [
+                n
+                for n, o in vars(module).items()
+                if not n.startswith("_")
+                and (inspect.isfunction(o) or inspect.isclass(o))
+                and o.__module__ == module.__name__
+            ]
         objects += [(f"{module.__name__}.{name}", getattr(module, name)) for name in names]
     return modules, objects
 
 
-@lru_cache(maxsize=None)
+@cache
 def soup(path: str) -> BeautifulSoup:
     return BeautifulSoup((SITE / path).read_text(encoding="utf-8"), "html.parser")
 
@@ -91,12 +95,16 @@ def test_api_signatures_are_rendered(edition):
                 params = [p for p in inspect.signature(obj).parameters if p not in ("self", "cls", "ctx")]
             except (TypeError, ValueError):
                 params = []
-            rendered = {em.select_one(".n").get_text(strip=True) if em.select_one(".n") else em.get_text(strip=True)
-                        for em in dt.select(".sig-param")}
+            rendered = {
+                em.select_one(".n").get_text(strip=True) if em.select_one(".n") else em.get_text(strip=True)
+                for em in dt.select(".sig-param")
+            }
             rendered = {r.lstrip("*").split(":")[0].split("=")[0].strip() for r in rendered}
             lost = [p for p in params if p not in rendered]
             if lost:
-                problems.append(f"{name}: parameters {lost} not in the rendered signature “{dt.get_text(' ', strip=True)[:80]}”")
+                problems.append(
+                    f"{name}: parameters {lost} not in the rendered signature “{dt.get_text(' ', strip=True)[:80]}”"
+                )
     check(api_path(edition), "API signatures not rendered", problems)
 
 
@@ -123,7 +131,9 @@ def test_api_examples_are_code_blocks(edition):
         pres = " \n".join(re.sub(r"[ \t]+", " ", p.get_text()) for p in (dd.find_all("pre") if dd else []))
         absent = [line for line in lines if re.sub(r"[ \t]+", " ", line) not in pres]
         if absent:
-            problems.append(f"{name}: {len(absent)} of {len(lines)} doctest lines not in a code block, e.g. {absent[0]!r}")
+            problems.append(
+                f"{name}: {len(absent)} of {len(lines)} doctest lines not in a code block, e.g. {absent[0]!r}"
+            )
     check(api_path(edition), "doctest examples not rendered as code blocks", problems)
 
 
@@ -154,8 +164,11 @@ def test_api_has_no_inherited_generic_docstrings(edition):
         if doc:
             phrases.append(doc.split(".")[0].strip())
     text = re.sub(r"\s+", " ", soup(api_path(edition)).get_text(" "))
-    check(api_path(edition), "inherited generic docstrings on the API page",
-          [f"“{p[:80]}”" for p in phrases if p and re.sub(r"\s+", " ", p) in text])
+    check(
+        api_path(edition),
+        "inherited generic docstrings on the API page",
+        [f"“{p[:80]}”" for p in phrases if p and re.sub(r"\s+", " ", p) in text],
+    )
 
 
 def load_inventory(path):
@@ -174,16 +187,23 @@ def test_objects_inv_lists_celib_objects(edition):
     missing = [m for m in modules if m not in inventory.get("py:module", {})]
     missing += [name for name, _ in objects if name not in py]
     domains = sorted(inventory)
-    check(f"{edition.prefix}objects.inv", f"celib objects missing from objects.inv (it has domains {domains}, "
-          f"{len(py)} Python objects)", missing, limit=8)
+    check(
+        f"{edition.prefix}objects.inv",
+        f"celib objects missing from objects.inv (it has domains {domains}, {len(py)} Python objects)",
+        missing,
+        limit=8,
+    )
 
 
 def test_genindex_lists_celib_objects(edition):
     page = soup(f"{edition.prefix}genindex.html")
     links = [a.get("href", "") for a in page.select("table.indextable a")]
     problems = [] if links else ["genindex.html has no index entries at all"]
-    problems += [f"{name}: no index entry linking to api.html#{name}"
-                 for name, _ in public_api()[1] if not any(h.endswith(f"api.html#{name}") for h in links)]
+    problems += [
+        f"{name}: no index entry linking to api.html#{name}"
+        for name, _ in public_api()[1]
+        if not any(h.endswith(f"api.html#{name}") for h in links)
+    ]
     check(f"{edition.prefix}genindex.html", "celib objects missing from the general index", problems, limit=8)
 
 

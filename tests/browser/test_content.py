@@ -7,11 +7,12 @@ import json
 import re
 
 import pytest
-
 from checks import check
 from harness import ROOT
 
-GPU_NAME = re.compile(r"NVIDIA|GeForce|RTX|Tesla|Quadro|AMD|Radeon|Instinct|Apple M\d|\b[AHLTBV]\d{1,3}\b|\bGH\d+\b|\bMI\d+")
+GPU_NAME = re.compile(
+    r"NVIDIA|GeForce|RTX|Tesla|Quadro|AMD|Radeon|Instinct|Apple M\d|\b[AHLTBV]\d{1,3}\b|\bGH\d+\b|\bMI\d+"
+)
 TORCH_VERSION = re.compile(r"(?:PyTorch|torch)\W{0,3}\d+\.\d+")
 NOT_RUN = re.compile(r"not (?:yet )?(?:been )?(?:run|executed)|never (?:been )?run|without (?:a )?(?:CUDA )?GPU", re.I)
 FILE_NAME_ALT = re.compile(r"(?:^|/)[\w.-]+\.(?:png|jpe?g|svg|gif|webp)$|^[0-9a-f]{12,}", re.I)
@@ -21,8 +22,11 @@ FIG_NUMBER = re.compile(r"\b(?:Fig\.|Figure)\s*\d+", re.I)
 def test_no_raw_markup_in_prose(view):
     """reST/MyST/LaTeX that did not render: `.. py:function::`, `:math:`, `{doc}`, ``` ``` ```, `\\texttt`."""
     hits = [h for h in view.probe["raw"] if h["kind"] != "stray $"]
-    check(view.where, "raw markup in rendered prose (outside code and math)",
-          [f"{h['kind']} {h['match']!r} in {h['where']}: “{h['text']}”" for h in hits])
+    check(
+        view.where,
+        "raw markup in rendered prose (outside code and math)",
+        [f"{h['kind']} {h['match']!r} in {h['where']}: “{h['text']}”" for h in hits],
+    )
 
 
 def test_no_stray_dollar_in_prose(view):
@@ -31,8 +35,11 @@ def test_no_stray_dollar_in_prose(view):
     for h in view.probe["raw"]:
         if h["kind"] == "stray $":
             blocks[(h["where"], h["context"])] = blocks.get((h["where"], h["context"]), 0) + 1
-    check(view.where, "literal '$' in prose (math delimiters that did not render), by paragraph",
-          [f"{n} × '$' in {where}: “{context}”" for (where, context), n in blocks.items()])
+    check(
+        view.where,
+        "literal '$' in prose (math delimiters that did not render), by paragraph",
+        [f"{n} × '$' in {where}: “{context}”" for (where, context), n in blocks.items()],
+    )
 
 
 def test_math_is_typeset(view):
@@ -50,14 +57,23 @@ def test_math_is_typeset(view):
 def test_link_text_reads_as_prose(view):
     """The words around a link do not repeat its text ("exercise Exercise 5",
     "The memory wall of The memory wall of large vocabularies")."""
-    check(view.where, "link text repeats the words around it",
-          [f"{h['where']}: repeats {h['repeated']!r} {h['side']} the link: “…{h['context']}…”" for h in view.probe["links"]])
+    check(
+        view.where,
+        "link text repeats the words around it",
+        [
+            f"{h['where']}: repeats {h['repeated']!r} {h['side']} the link: “…{h['context']}…”"
+            for h in view.probe["links"]
+        ],
+    )
 
 
 def test_no_build_machine_paths(view):
     """No absolute path of the machine that built or executed the book, in any text or link."""
-    check(view.where, "build-machine paths in the page",
-          [f"{h['match']!r} in {h['where']}: “{h['text']}”" for h in view.probe["paths"]])
+    check(
+        view.where,
+        "build-machine paths in the page",
+        [f"{h['match']!r} in {h['where']}: “{h['text']}”" for h in view.probe["paths"]],
+    )
 
 
 def test_gpu_cells_have_output_or_note(view):
@@ -69,11 +85,15 @@ def test_gpu_cells_have_output_or_note(view):
         label = f"gpu cell {cell['index'] + 1} ({cell['where']}: `{cell['code']}`)"
         if cell["has_output"]:
             if not any(GPU_NAME.search(t) and TORCH_VERSION.search(t) for t in notes):
-                problems.append(f"{label} has output but no visible .gpu-note naming the GPU and the PyTorch version"
-                                f" (notes: {notes or 'none'})")
+                problems.append(
+                    f"{label} has output but no visible .gpu-note naming the GPU and the PyTorch version"
+                    f" (notes: {notes or 'none'})"
+                )
         elif not any(re.search(r"CUDA|GPU", t) and NOT_RUN.search(t) for t in notes):
-            problems.append(f"{label} has no output and no visible .gpu-note saying it needs a CUDA GPU and has not"
-                            f" been run on one (notes: {notes or 'none'})")
+            problems.append(
+                f"{label} has no output and no visible .gpu-note saying it needs a CUDA GPU and has not"
+                f" been run on one (notes: {notes or 'none'})"
+            )
     check(view.where, "gpu cells that neither show output nor say why", problems)
 
 
@@ -93,8 +113,13 @@ def test_every_gpu_cell_is_marked_in_the_page(view):
     if expected is None:
         return
     rendered = len(view.probe["gpu"])
-    check(view.where, "gpu cells of the notebook not rendered as div.cell.tag_gpu",
-          [f"the notebook has {expected} cells tagged gpu, the page shows {rendered} div.cell.tag_gpu"] if rendered != expected else [])
+    check(
+        view.where,
+        "gpu cells of the notebook not rendered as div.cell.tag_gpu",
+        [f"the notebook has {expected} cells tagged gpu, the page shows {rendered} div.cell.tag_gpu"]
+        if rendered != expected
+        else [],
+    )
 
 
 def test_images_have_alt_caption_and_2x(view):
@@ -119,16 +144,19 @@ def test_images_have_alt_caption_and_2x(view):
         elif not FIG_NUMBER.search(img["caption"]):
             problems.append(f"{label}: caption has no figure number: {img['caption'][:60]!r}")
         if img["visible"] and not name.endswith(".svg") and img["natural_width"] < 1.5 * img["shown_width"]:
-            problems.append(f"{label}: {img['natural_width']} px wide, shown at {img['shown_width']} px"
-                            f" (needs >= {1.5 * img['shown_width']:.0f} px for high-DPI screens)")
+            problems.append(
+                f"{label}: {img['natural_width']} px wide, shown at {img['shown_width']} px"
+                f" (needs >= {1.5 * img['shown_width']:.0f} px for high-DPI screens)"
+            )
     check(view.where, "image problems", problems, limit=16)
 
 
 def test_no_doubled_words_in_titles_and_references(view):
     """No "Exercise Exercise 5" in a heading, solution header or caption, nor anywhere in the text
     for the words automatic titles carry (Exercise, Figure, Section, ...)."""
-    check(view.where, "doubled words",
-          [f"{h['match']!r} in {h['where']}: “{h['text']}”" for h in view.probe["doubled"]])
+    check(
+        view.where, "doubled words", [f"{h['match']!r} in {h['where']}: “{h['text']}”" for h in view.probe["doubled"]]
+    )
 
 
 def test_no_build_machine_paths_in_served_text_files(edition):
@@ -146,6 +174,6 @@ def test_no_build_machine_paths_in_served_text_files(edition):
         hits = list(pattern.finditer(text))
         if hits:
             m = hits[0]
-            sample = text[max(0, m.start() - 30): m.end() + 50].replace("\\n", " ").replace("\n", " ")
+            sample = text[max(0, m.start() - 30) : m.end() + 50].replace("\\n", " ").replace("\n", " ")
             problems.append(f"{path.relative_to(edition.root)}: {len(hits)} paths, e.g. “{sample}”")
     check(edition.name, "build-machine paths in served files", problems)

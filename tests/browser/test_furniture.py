@@ -8,15 +8,14 @@ from __future__ import annotations
 import re
 import urllib.error
 import urllib.request
-from functools import lru_cache
+from functools import cache
 from urllib.parse import urlparse
 
 import pytest
 import yaml
 from bs4 import BeautifulSoup
-
 from checks import check, fail
-from harness import CHROMIUM_ARGS, ROOT, SITE, VIEWPORTS, git_remote_repos, toc_pages
+from harness import ROOT, SITE, VIEWPORTS, git_remote_repos, toc_pages
 
 VERSION = re.compile(r"\b(?:v|version\s*)?\d+\.\d+(?:\.\d+)?(?:[.-]?(?:dev|rc|a|b|post)\d*)?\b", re.I)
 DATE = re.compile(
@@ -26,7 +25,7 @@ DATE = re.compile(
 LICENCE = re.compile(r"MIT|Apache|BSD|GPL|MPL|Creative Commons|CC[- ]BY|CC0|Unlicense", re.I)
 
 
-@lru_cache(maxsize=None)
+@cache
 def soup(path: str) -> BeautifulSoup:
     return BeautifulSoup((SITE / path).read_text(encoding="utf-8"), "html.parser")
 
@@ -42,12 +41,19 @@ def test_notation_page_exists_and_is_in_the_sidebar(edition):
         fail(edition.name, "no page titled 'Notation'", [f"page titles: {[title_of(p) for p in edition.pages()][:25]}"])
     notation = pages[0]
     rows = soup(notation).select("article table tr")
-    problems = [] if len(rows) >= 10 else [f"{notation}: the notation table has {len(rows)} rows (expected the book's table, >= 10)"]
+    problems = (
+        []
+        if len(rows) >= 10
+        else [f"{notation}: the notation table has {len(rows)} rows (expected the book's table, >= 10)"]
+    )
     for page in toc_pages(edition):
         if not (SITE / page).exists():
             continue
         base = page.rsplit("/", 1)[0] + "/" if "/" in page else ""
-        hrefs = {_resolve(base, a.get("href", "")) for a in soup(page).select("#pst-primary-sidebar a[href], .bd-sidebar-primary a[href]")}
+        hrefs = {
+            _resolve(base, a.get("href", ""))
+            for a in soup(page).select("#pst-primary-sidebar a[href], .bd-sidebar-primary a[href]")
+        }
         if notation not in hrefs and page != notation:
             problems.append(f"{page}: the sidebar has no link to {notation}")
     check(edition.name, "notation page", problems)
@@ -70,7 +76,10 @@ def test_licence_file_covers_code_and_content():
     problems = []
     if not LICENCE.search(text):
         problems.append(f"{files[0].name} names no known licence (MIT, Apache, BSD, CC BY, ...)")
-    if not (re.search(r"\bcode\b|software|celib", text, re.I) and re.search(r"\bcontent|\btext\b|prose|figures|book", text, re.I)):
+    if not (
+        re.search(r"\bcode\b|software|celib", text, re.I)
+        and re.search(r"\bcontent|\btext\b|prose|figures|book", text, re.I)
+    ):
         problems.append(f"{files[0].name} does not say what covers the code and what covers the content")
     check(files[0].name, "licence", problems)
 
@@ -86,8 +95,11 @@ def test_how_to_cite_section(edition):
     if not found:
         fail(edition.name, "no 'How to cite' section on any page", ["expected a heading with cite/citing/citation"])
     ok = [f for f in found if title and title.split(",")[0] in f[2] and re.search(r"@\w+\{|\b(19|20)\d\d\b", f[2])]
-    check(edition.name, "the how-to-cite section gives no citation of the book (its title and a year or BibTeX entry)",
-          [] if ok else [f"{p}: “{t}”: {text[:120]!r}" for p, t, text in found])
+    check(
+        edition.name,
+        "the how-to-cite section gives no citation of the book (its title and a year or BibTeX entry)",
+        [] if ok else [f"{p}: “{t}”: {text[:120]!r}" for p, t, text in found],
+    )
 
 
 @pytest.mark.viewports("desktop")
@@ -117,14 +129,20 @@ def test_favicon_declared_and_loads(view, server):
         except urllib.error.HTTPError as exc:
             problems.append(f"{url}: HTTP {exc.code}")
             continue
-        if not body or not (kind.startswith("image/") or body[:4] in (b"\x89PNG", b"\x00\x00\x01\x00") or b"<svg" in body[:300]):
+        if not body or not (
+            kind.startswith("image/") or body[:4] in (b"\x89PNG", b"\x00\x00\x01\x00") or b"<svg" in body[:300]
+        ):
             problems.append(f"{url}: not an image ({kind}, {len(body)} bytes)")
     check(view.where, "favicon", problems)
 
 
 def test_404_page_exists(edition):
     if not (SITE / edition.prefix / "404.html").exists():
-        fail(edition.name, "no 404 page", [f"{edition.prefix}404.html is missing: a mistyped URL gets the host's bare error page"])
+        fail(
+            edition.name,
+            "no 404 page",
+            [f"{edition.prefix}404.html is missing: a mistyped URL gets the host's bare error page"],
+        )
 
 
 @pytest.mark.parametrize("missing", ["no-such-page.html", "book/no-such-page.html", "book/deep/er/no-such-page.html"])
@@ -135,16 +153,28 @@ def test_404_page_works_from_a_nested_url(edition, browser, server, missing):
     width, height, _ = VIEWPORTS["desktop"]
     context = browser.new_context(viewport={"width": width, "height": height})
     failed, remote = [], []
-    context.route("**/*", lambda r: r.continue_() if urlparse(r.request.url).netloc == server.netloc
-                  else (remote.append(r.request.url), r.abort()))
+    context.route(
+        "**/*",
+        lambda r: (
+            r.continue_()
+            if urlparse(r.request.url).netloc == server.netloc
+            else (remote.append(r.request.url), r.abort())
+        ),
+    )
     tab = context.new_page()
-    tab.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 and r.request.resource_type != "document" else None)
+    tab.on(
+        "response",
+        lambda r: (
+            failed.append(f"{r.status} {r.url}") if r.status >= 400 and r.request.resource_type != "document" else None
+        ),
+    )
     tab.on("requestfailed", lambda r: failed.append(f"{r.failure} {r.url}"))
     try:
         response = tab.goto(server.url(edition.prefix + missing), wait_until="load")
         status = response.status if response else None
         info = tab.evaluate("""() => ({
-            sheets: Array.from(document.styleSheets).filter(s => { try { return s.cssRules.length > 0 } catch (e) { return true } }).length,
+            sheets: Array.from(document.styleSheets)
+                .filter(s => { try { return s.cssRules.length > 0 } catch (e) { return true } }).length,
             h1: (document.querySelector('h1') || {}).textContent || '',
             links: Array.from(document.querySelectorAll('a[href]')).map(a => a.href),
             font: getComputedStyle(document.body).fontFamily })""")
@@ -171,7 +201,10 @@ def _exists(path: str) -> bool:
 def _repos(buttons) -> set[str]:
     repos = set()
     for b in buttons:
-        m = re.search(r"(?:github\.com|gitlab\.com|bitbucket\.org|codeberg\.org)/(?:github/)?([\w.-]+)/([\w.-]+?)(?:\.git)?(?:/|$)", b["href"])
+        m = re.search(
+            r"(?:github\.com|gitlab\.com|bitbucket\.org|codeberg\.org)/(?:github/)?([\w.-]+)/([\w.-]+?)(?:\.git)?(?:/|$)",
+            b["href"],
+        )
         m = m or re.search(r"colab\.research\.google\.com/github/([\w.-]+)/([\w.-]+)", b["href"])
         if m:
             repos.add(f"{m.group(1)}/{m.group(2)}".lower())
@@ -189,10 +222,15 @@ def test_no_repository_buttons_without_a_real_repository(view):
     unknown = sorted(shown - remotes) if remotes else sorted(shown) or ["(no repository in the links)"]
     if remotes and not (shown - remotes):
         return
-    why = (f"they point to {unknown}, which is not a git remote of this checkout ({sorted(remotes) or 'it has none'}):"
-           " no real repository URL is configured, so no such button may be shown")
-    check(view.where, f"repository/issue/launch buttons shown: {why}",
-          [f"{b['el']} {b['label']!r} -> {b['href'] or '(menu)'}" for b in buttons])
+    why = (
+        f"they point to {unknown}, which is not a git remote of this checkout ({sorted(remotes) or 'it has none'}):"
+        " no real repository URL is configured, so no such button may be shown"
+    )
+    check(
+        view.where,
+        f"repository/issue/launch buttons shown: {why}",
+        [f"{b['el']} {b['label']!r} -> {b['href'] or '(menu)'}" for b in buttons],
+    )
 
 
 def test_site_was_built(edition):

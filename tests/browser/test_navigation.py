@@ -5,7 +5,6 @@ dropdowns at every width."""
 from __future__ import annotations
 
 import pytest
-
 from checks import check
 
 
@@ -42,9 +41,13 @@ def test_solutions_open_from_their_title(view):
             problems.append(f"solution {s['index'] + 1} ({s['title']!r}): {s['error']}")
         elif not s["opened"]:
             jumped = f"; it jumped to {s['url_after'].rsplit('/', 1)[-1]} instead" if s["jumped"] else ""
-            problems.append(f"solution {s['index'] + 1} ({s['title']!r}, #{s['id']}): a click on {s['on']} "
-                            f"(landing on {s['hit']}) did not open it{jumped}")
+            problems.append(
+                f"solution {s['index'] + 1} ({s['title']!r}, #{s['id']}): a click on {s['on']} "
+                f"(landing on {s['hit']}) did not open it{jumped}"
+            )
         elif s["jumped"]:
-            problems.append(f"solution {s['index'] + 1} ({s['title']!r}): opened, but the page also jumped to "
-                            f"{s['url_after'].rsplit('/', 1)[-1]}")
+            problems.append(
+                f"solution {s['index'] + 1} ({s['title']!r}): opened, but the page also jumped to "
+                f"{s['url_after'].rsplit('/', 1)[-1]}"
+            )
     check(view.where, "solutions that do not open from their title", problems)

@@ -5,7 +5,6 @@ images (they only test navigation), so these checks run at desktop and phone wid
 from __future__ import annotations
 
 import pytest
-
 from checks import check
 
 
@@ -21,5 +20,8 @@ def test_no_failed_or_remote_requests(view):
 
 @pytest.mark.viewports("desktop", "phone")
 def test_no_console_or_page_errors(view):
-    check(view.where, "console errors and uncaught page errors",
-          [f"console: {c}" for c in view.console] + [f"page error: {e}" for e in view.page_errors])
+    check(
+        view.where,
+        "console errors and uncaught page errors",
+        [f"console: {c}" for c in view.console] + [f"page error: {e}" for e in view.page_errors],
+    )
