@@ -61,17 +61,11 @@ requirements: $(STAMP)  ## re-pin requirements.txt from requirements.in (keeps p
 	# A local CPU wheel installs as torch==X+cpu; PyPI knows the version without the label.
 	sed -i -E 's/^torch==([^+]*)\+cpu$$/torch==\1/' requirements.txt
 
-<<<<<<< HEAD
-browser-test: $(STAMP)  ## after `make book` and `make pdf`: every page in headless Chromium, offline, and the PDF
-	test -f _build/html/index.html || { echo "run 'make book' first"; exit 1; }
-	$(BIN)/python -m pytest -q -o addopts="-p no:cacheprovider" tests/browser
-=======
 # BOOK_HTML=<dir> tests another built copy of the site (default: _build/html).
 BOOK_HTML ?= _build/html
-browser-test: $(STAMP)  ## after `make book`: open every page in headless Chromium, offline (BOOK_HTML=dir for another copy)
+browser-test: $(STAMP)  ## after `make book` and `make pdf`: every page in headless Chromium, offline, and the PDF (BOOK_HTML=dir: another copy)
 	test -f $(BOOK_HTML)/index.html || { echo "run 'make book' first"; exit 1; }
 	BOOK_HTML=$(abspath $(BOOK_HTML)) $(BIN)/python -m pytest -q -o addopts="-p no:cacheprovider" tests/browser
->>>>>>> btest
 
 pdf: $(STAMP)  ## after `make book`: the whole book as one PDF, _build/pdf/book.pdf
 	$(BIN)/python -m tools.pdf --site _build/html --out _build/pdf/book.pdf

@@ -10,7 +10,8 @@ def test_links_ids_and_sources_are_rewritten_for_one_document(tmp_path):
         '<h1>The <code>x</code> title<a class="headerlink" href="#s">#</a></h1>'
         '<a href="b.html#sec">other chapter</a> <a href="#s">same chapter</a> '
         '<a href="../genindex.html">the index</a> <a href="https://example.org/">outside</a>'
-        '<img src="../_images/f.png" alt="f"><table><tr><td><code><span class="pre">a/b/c.cpp</span></code></td></tr></table>'
+        '<img src="../_images/f.png" alt="f">'
+        '<table><tr><td><code><span class="pre">a/b/c.cpp</span></code></td></tr></table>'
         "</section></article></body></html>"
     )
     page = Page(tmp_path, "book/a", {"book/a", "book/b"})

@@ -44,7 +44,7 @@ import os
 import shutil
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
@@ -70,7 +70,9 @@ BOOK_URL, COVER_URL = "/__book__.html", "/__cover__.html"  # served from memory,
 MARGIN_MM = {"top": 16, "bottom": 18, "left": 18, "right": 18}  # the bottom margin holds the page number
 PAPER = {"format": "A4", "margin": {side: f"{mm}mm" for side, mm in MARGIN_MM.items()}}
 CONTENT_WIDTH_PX = round((210 - MARGIN_MM["left"] - MARGIN_MM["right"]) / 25.4 * 96)  # A4 is 210 mm wide
-FOOTER = '<div style="width:100%;text-align:center;font:8pt sans-serif;color:#555"><span class="pageNumber"></span></div>'
+FOOTER = (
+    '<div style="width:100%;text-align:center;font:8pt sans-serif;color:#555"><span class="pageNumber"></span></div>'
+)
 
 # The words the tool writes itself, by the site's <html lang>. A new edition adds its row.
 STRINGS = {
@@ -121,7 +123,10 @@ FIT_JS = """() => {
     if (ratio < 1) eq.style.zoom = (Math.floor(ratio * 100) / 100).toString();
   }
   const page = document.querySelector('.pdf-book').getBoundingClientRect();
-  const out = el => { const r = el.getBoundingClientRect(); return r.left < page.left - 1 || r.right > page.right + 1; };
+  const out = el => {
+    const r = el.getBoundingClientRect();
+    return r.left < page.left - 1 || r.right > page.right + 1;
+  };
   return Array.from(document.querySelectorAll('.pdf-chapter *'))
     .filter(el => el.getClientRects().length && !el.closest('mjx-assistive-mml') && out(el) && !out(el.parentElement))
     .map(el => `${el.closest('.pdf-chapter').id}: <${el.tagName.toLowerCase()}> ${el.textContent.slice(0, 80)}`);
@@ -207,9 +212,11 @@ class Page:
 
 
 def document(root: Page, body: str) -> str:
-    return (f'<!DOCTYPE html><html lang="{root.soup.html["lang"]}" data-theme="light" data-mode="light">'
-            f"<head>{root.head()}<title>{html.escape(root.text('.logo__title'))}</title></head>"
-            f"<body>{body}</body></html>")
+    return (
+        f'<!DOCTYPE html><html lang="{root.soup.html["lang"]}" data-theme="light" data-mode="light">'
+        f"<head>{root.head()}<title>{html.escape(root.text('.logo__title'))}</title></head>"
+        f"<body>{body}</body></html>"
+    )
 
 
 def book_body(pages: list[Page], captions: dict[str, str], words: dict[str, str]) -> str:
@@ -218,18 +225,27 @@ def book_body(pages: list[Page], captions: dict[str, str], words: dict[str, str]
     for page in pages:
         if page.name in captions:
             entries.append(f'<li class="part">{html.escape(captions[page.name])}</li>')
-        entries.append(f'<li><a href="#{anchor(page.name)}"><span>{page.title_html}</span><span class="leader"></span>'
-                       f'<span data-page="{anchor(page.name)}">0</span></a></li>')
-    contents = f'<section class="pdf-contents"><h1>{html.escape(words["contents"])}</h1><ol>{"".join(entries)}</ol></section>'
-    chapters = "".join(f'<section class="pdf-chapter" id="{anchor(page.name)}">{page.article.decode_contents()}</section>'
-                       for page in pages)
+        entries.append(
+            f'<li><a href="#{anchor(page.name)}"><span>{page.title_html}</span><span class="leader"></span>'
+            f'<span data-page="{anchor(page.name)}">0</span></a></li>'
+        )
+    contents = (
+        f'<section class="pdf-contents"><h1>{html.escape(words["contents"])}</h1><ol>{"".join(entries)}</ol></section>'
+    )
+    chapters = "".join(
+        f'<section class="pdf-chapter" id="{anchor(page.name)}">{page.article.decode_contents()}</section>'
+        for page in pages
+    )
     return f'<main class="pdf-book bd-article">{contents}{chapters}</main>'
 
 
 def cover_body(root: Page, words: dict[str, str], date: str) -> str:
     lines = [root.text(".component-author"), words["version"].format(celib.__version__), words["built"].format(date)]
-    return (f'<main class="pdf-cover"><h1>{html.escape(root.text(".logo__title"))}</h1>'
-            + "".join(f"<p>{html.escape(line)}</p>" for line in lines if line) + "</main>")
+    return (
+        f'<main class="pdf-cover"><h1>{html.escape(root.text(".logo__title"))}</h1>'
+        + "".join(f"<p>{html.escape(line)}</p>" for line in lines if line)
+        + "</main>"
+    )
 
 
 def chapter_starts(pdf: bytes, pages: list[Page]) -> dict[str, int]:
@@ -281,11 +297,16 @@ def render(site: Path, cover_html: str, book_html: str, pages: list[Page]) -> tu
                 raise RuntimeError(f"MathJax: {math['untypeset']} formulas not typeset, {math['errors']} errors")
             overflowing = page.evaluate(FIT_JS)
             if overflowing:
-                raise RuntimeError(f"{len(overflowing)} elements wider than the page, e.g.:\n  " + "\n  ".join(overflowing[:20]))
+                raise RuntimeError(
+                    f"{len(overflowing)} elements wider than the page, e.g.:\n  " + "\n  ".join(overflowing[:20])
+                )
 
             starts = chapter_starts(page.pdf(**numbered), pages)
-            page.evaluate("starts => document.querySelectorAll('[data-page]').forEach(s => { s.textContent = starts[s.dataset.page]; })",
-                          {anchor(name): number for name, number in starts.items()})
+            page.evaluate(
+                "starts => document.querySelectorAll('[data-page]')"
+                ".forEach(s => { s.textContent = starts[s.dataset.page]; })",
+                {anchor(name): number for name, number in starts.items()},
+            )
             book = page.pdf(**numbered)
             if chapter_starts(book, pages) != starts:
                 raise RuntimeError("chapters moved when the contents got their page numbers")
@@ -297,8 +318,15 @@ def render(site: Path, cover_html: str, book_html: str, pages: list[Page]) -> tu
     return cover, book, starts
 
 
-def assemble(cover: bytes, book: bytes, starts: dict[str, int], pages: list[Page], captions: dict[str, str],
-             words: dict[str, str], when: datetime) -> PdfWriter:
+def assemble(
+    cover: bytes,
+    book: bytes,
+    starts: dict[str, int],
+    pages: list[Page],
+    captions: dict[str, str],
+    words: dict[str, str],
+    when: datetime,
+) -> PdfWriter:
     """The cover in front of the book, an outline of parts and chapters, page labels equal to the
     printed numbers, and the build date as the PDF's dates."""
     writer = PdfWriter()
@@ -327,7 +355,7 @@ def build(site: Path, out: Path) -> int:
         raise SystemExit(f"tools/pdf.py has no STRINGS for the language {lang!r}: add its row")
     words = STRINGS[lang]
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
-    when = datetime.fromtimestamp(int(epoch), timezone.utc) if epoch else datetime.now(timezone.utc)
+    when = datetime.fromtimestamp(int(epoch), UTC) if epoch else datetime.now(UTC)
     captions = root.part_captions()
 
     cover_html = document(root, cover_body(root, words, when.strftime("%Y-%m-%d")))

@@ -1,8 +1,8 @@
 """The whole-book PDF (``make pdf``, tools/pdf.py), checked against the built HTML it was printed from.
 
 Run after ``make book`` and ``make pdf`` (``make pdf-test``; ``make browser-test`` runs it too).
-Text is extracted with pypdf, in the order Chromium wrote it. Chromium does not write the glyphs of a clipped box, so a code
-line, output line or table cell that was cut at the margin is missing from the text: comparing
+Text is extracted with pypdf, in the order Chromium wrote it. Chromium does not write the glyphs
+of a clipped box, so a code line, output line or table cell that was cut at the margin is missing from the text: comparing
 every such line of the HTML with the PDF's text finds it.
 """
 
@@ -68,15 +68,20 @@ def body(pages) -> str:
 def split_over_pages(piece: str, pages: list[str]) -> bool:
     """A wrapped line that ends at the foot of a page and goes on on the next one: Chromium may
     write the rest after other text of that next page."""
-    return any(pages[i].endswith(piece[:k]) and piece[k:] in pages[i + 1]
-               for i in range(len(pages) - 1) for k in range(1, len(piece)))
+    return any(
+        pages[i].endswith(piece[:k]) and piece[k:] in pages[i + 1]
+        for i in range(len(pages) - 1)
+        for k in range(1, len(piece))
+    )
 
 
 @pytest.fixture(scope="module")
 def articles() -> dict[str, BeautifulSoup]:
     result = {}
     for name in toc_files():
-        article = BeautifulSoup((SITE / f"{name}.html").read_text(encoding="utf-8"), "html.parser").select_one("article")
+        article = BeautifulSoup((SITE / f"{name}.html").read_text(encoding="utf-8"), "html.parser").select_one(
+            "article"
+        )
         for link in article.select("a.headerlink"):
             link.decompose()
         result[name] = article
@@ -124,7 +129,9 @@ def test_every_chapter_in_toc_order_in_the_outline_and_the_contents(reader, text
     assert pages == sorted(pages), "the chapters are not printed in toc order"
     contents = "".join(squash(text) for text in texts[1 : pages[0]])
     for title, page in zip(titles, pages):
-        assert squash(title) in squash(texts[page]), f"{title!r} is not on page {page}, where the outline says it starts"
+        assert squash(title) in squash(texts[page]), (
+            f"{title!r} is not on page {page}, where the outline says it starts"
+        )
         assert squash(title) + str(page) in contents, f"the contents do not list {title!r} on page {page}"
 
 
@@ -153,8 +160,11 @@ def test_solutions_are_printed_open(body, articles):
     assert solutions, "the book has exercise solutions: the selector is stale"
     hidden = []
     for name, solution in solutions:
-        prose = [text for text in solution.find_all(string=True)
-                 if not text.find_parent(["pre", "code"]) and not text.find_parent(class_=["math", "admonition-title"])]
+        prose = [
+            text
+            for text in solution.find_all(string=True)
+            if not text.find_parent(["pre", "code"]) and not text.find_parent(class_=["math", "admonition-title"])
+        ]
         sample = squash(max(prose, key=lambda text: len(squash(text))))  # the longest run of plain prose
         if sample not in body:
             hidden.append(f"{name}: {words(solution.select_one('.admonition-title'))}")
