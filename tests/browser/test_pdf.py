@@ -2,8 +2,8 @@
 
 Run after ``make book`` and ``make pdf`` (``make pdf-test``; ``make browser-test`` runs it too).
 Text is extracted with pypdf, in the order Chromium wrote it. Chromium does not write the glyphs
-of a clipped box, so a code line, output line or table cell that was cut at the margin is missing from the text: comparing
-every such line of the HTML with the PDF's text finds it.
+of a clipped box, so a code line, output line or table cell that was cut at the margin is
+missing from the text: comparing every such line of the HTML with the PDF's text finds it.
 """
 
 from __future__ import annotations
