@@ -11,8 +11,9 @@ Loaded through ``sphinx.local_extensions`` in ``_config.yml``. It does four thin
    produced its committed output (read from the cell metadata ``celib.gpu_run`` that
    ``tools/run_notebooks.py`` records when it executes the cell on a GPU).
 3. **One citation style.** Bibliography labels are "Author Year" (``Shannon 1948``,
-   ``Cover and Thomas 2006``, ``Paszke et al. 2019``); chapters cite with ``{cite:p}``, which
-   shows the same label, and the bibliography page lists every work under that label.
+   ``Cover and Thomas 2006``, ``Paszke et al. 2019``); chapters cite with ``{cite:p}``
+   ("[Shannon 1948]") or ``{cite:t}`` ("Shannon 1948"), the same label the bibliography page
+   lists every work under.
 4. **Per-chapter reference lists.** The directive ``{chapter-references}`` lists the works the
    current page cites, under the same labels, each linked to its entry on the bibliography page.
 """
@@ -20,14 +21,22 @@ Loaded through ``sphinx.local_extensions`` in ``_config.yml``. It does four thin
 from __future__ import annotations
 
 import datetime
+import inspect
 import os
+import re
+from dataclasses import dataclass
 from typing import Any
 
 from docutils import nodes
 from docutils.parsers.rst import Directive
-from pybtex.plugin import register_plugin
+from pybtex.plugin import find_plugin, register_plugin
 from pybtex.style.formatting.unsrt import Style as UnsrtStyle
 from pybtex.style.labels import BaseLabelStyle
+from pybtex.style.template import join
+from sphinxcontrib.bibtex import plugin as bibtex_plugins
+from sphinxcontrib.bibtex.style.referencing.basic_label import BasicLabelTextualReferenceStyle
+from sphinxcontrib.bibtex.style.referencing.label import LabelReferenceStyle
+from sphinxcontrib.bibtex.style.template import entry_label, join2, post_text, pre_text, reference
 from sphinx.application import Sphinx
 from sphinx.config import Config
 from sphinx.transforms import SphinxTransform
@@ -89,12 +98,24 @@ def configure(app: Sphinx, config: Config) -> None:
 def add_edition_links(app: Sphinx, pagename: str, templatename: str, context: dict, doctree) -> None:
     """Links from this page to the same page in every edition (the language switcher)."""
     language = app.config.language or "en"
+    built = app.config.book_languages
     # From this page up to the site root of this edition, then up out of its folder.
     to_root = "../" * pagename.count("/") + "../" * EDITIONS[language]["folder"].count("/")
     context["book_editions"] = [
         {**edition, "url": f"{to_root}{edition['folder']}{pagename}.html", "current": code == language}
         for code, edition in EDITIONS.items()
+        if code in built or code == language
     ]
+
+
+def drop_generic_docstrings(app: Sphinx, what: str, name: str, obj: Any, options: Any, lines: list[str]) -> None:
+    """No boilerplate on the API page: a named tuple's "Alias for field number 0", or an int
+    constant documented with the docstring of ``int`` itself."""
+    text = "\n".join(lines).strip()
+    type_doc = type(obj).__doc__
+    type_doc = inspect.cleandoc(type_doc) if isinstance(type_doc, str) else None
+    if re.fullmatch(r"Alias for field number \d+", text) or (what in {"data", "attribute"} and text == type_doc):
+        lines[:] = []
 
 
 # --- 2. gpu cells ----------------------------------------------------------------------------
@@ -183,6 +204,33 @@ class BookStyle(UnsrtStyle):
 register_plugin("pybtex.style.formatting", "book", BookStyle)
 
 
+@dataclass
+class _TextualByLabel(BasicLabelTextualReferenceStyle):
+    """``{cite:t}`` as the bare label ("Bishop 2006"): the label already names the author."""
+
+    def inner(self, role_name: str) -> Any:
+        return join2(sep1=self.pre_text_sep, sep2=self.post_text_sep)[pre_text, reference[entry_label], post_text]
+
+
+@dataclass
+class BookReferenceStyle(LabelReferenceStyle):
+    """``{cite:p}`` gives "[Bishop 2006]", ``{cite:t}`` gives "Bishop 2006"; both link to the entry."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        textual = _TextualByLabel(
+            bracket=self.bracket_textual,
+            person=self.person,
+            text_reference_sep=self.text_reference_sep,
+            pre_text_sep=self.pre_text_sep,
+            post_text_sep=self.post_text_sep,
+        )
+        self.role_style.update((role_name, textual) for role_name in textual.role_names())
+
+
+bibtex_plugins.register_plugin("sphinxcontrib.bibtex.style.referencing", "book", BookReferenceStyle)
+
+
 # --- 4. per-chapter reference lists ----------------------------------------------------------
 
 
@@ -205,30 +253,34 @@ def fill_chapter_references(app: Sphinx, doctree: nodes.document, docname: str) 
     cited: list[str] = []
     for ref in domain.citation_refs:  # type: ignore[attr-defined]
         if ref.docname == docname:
-            cited.extend(key for key in ref.keys if key not in cited)
+            cited.extend(target.key for target in ref.targets if target.key not in cited)
     by_key = {citation.key: citation for citation in domain.citations}  # type: ignore[attr-defined]
-    from pybtex.backends.doctree import Backend
-
+    backend = find_plugin("pybtex.backends", "docutils")()
     items = nodes.bullet_list(classes=["chapter-references"])
     for key in sorted(cited, key=lambda k: by_key[k].formatted_entry.label):
         citation = by_key[key]
-        bib_doc = domain.bibliographies[citation.bibliography_key].docname  # type: ignore[attr-defined]
+        bib_doc = citation.bibliography_key.docname
         link = nodes.reference(
             "",
             f"[{citation.formatted_entry.label}]",
             refuri=app.builder.get_relative_uri(docname, bib_doc) + "#" + citation.citation_id,
             internal=True,
         )
-        paragraph = nodes.paragraph("", "", link, nodes.Text(" "))
-        paragraph += citation.formatted_entry.text.render(Backend())
+        paragraph = backend.paragraph(citation.formatted_entry)
+        paragraph.insert(0, nodes.Text(" "))
+        paragraph.insert(0, link)
         items += nodes.list_item("", paragraph)
     for placeholder in placeholders:
         placeholder.replace_self(items.deepcopy())
 
 
 def setup(app: Sphinx) -> dict[str, Any]:
+    # The editions built into this site (tools/build_book.py): the switcher links only to those.
+    app.add_config_value("book_languages", ["en"], "html")
     app.connect("config-inited", configure)
     app.connect("html-page-context", add_edition_links)
+    app.setup_extension("sphinx.ext.autodoc")  # its event, connected here, needs it loaded
+    app.connect("autodoc-process-docstring", drop_generic_docstrings)
     app.add_transform(GpuCellNotes)
     app.add_transform(UntranslatedNodes)
     app.add_node(chapter_references)

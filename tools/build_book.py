@@ -13,6 +13,7 @@ code and outputs are the English edition's. Builds are strict: any warning fails
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 from pathlib import Path
 
@@ -27,13 +28,28 @@ EDITIONS = {"en": BUILD / "html", "zh_CN": BUILD / "html" / "zh_CN"}
 I18N = {"locale_dirs": LOCALE_DIRS, "gettext_compact": False, "gettext_location": False}
 
 
-def build(language: str, builder: str = "html", outdir: Path | None = None, strict: bool = True) -> int:
-    """Run one Sphinx build; return its exit status (with ``strict``, 0 only without warnings)."""
+def build(
+    language: str,
+    builder: str = "html",
+    outdir: Path | None = None,
+    strict: bool = True,
+    languages: list[str] | None = None,
+) -> int:
+    """Run one Sphinx build; return its exit status (with ``strict``, 0 only without warnings).
+
+    ``languages`` are the editions built into the same site: the language switcher links to them.
+    """
     # latex_individualpages: Jupyter Book's CLI always passes it; its driver expects it.
-    overrides: dict[str, object] = {"nitpicky": True, "latex_individualpages": False, **I18N}
+    overrides: dict[str, object] = {
+        "nitpicky": True,
+        "latex_individualpages": False,
+        "book_languages": languages or [language],
+        **I18N,
+    }
     if language != "en":
         overrides["language"] = language
     outdir = outdir or EDITIONS[language]
+    clean(outdir)
     status = build_sphinx(
         ROOT,
         outdir,
@@ -49,6 +65,17 @@ def build(language: str, builder: str = "html", outdir: Path | None = None, stri
     return status if isinstance(status, int) else 1
 
 
+def clean(outdir: Path) -> None:
+    """Empty ``outdir`` (no page of an earlier build survives), keeping the other editions in it."""
+    if not outdir.exists():
+        return
+    others = {folder.resolve() for folder in EDITIONS.values() if folder.resolve() != outdir.resolve()}
+    for entry in outdir.iterdir():
+        if entry.resolve() in others:
+            continue
+        shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--language", choices=sorted(EDITIONS), help="build one edition (default: all)")
@@ -57,8 +84,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.gettext:
         return build("en", builder="gettext", outdir=BUILD / "gettext")
     status = 0
-    for language in [args.language] if args.language else list(EDITIONS):
-        status |= build(language)
+    languages = [args.language] if args.language else list(EDITIONS)
+    for language in languages:
+        status |= build(language, languages=languages)
         print(f"{language}: file://{EDITIONS[language] / 'index.html'}")
     return status
 

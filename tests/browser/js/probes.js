@@ -131,7 +131,8 @@ window.__bookProbes = (() => {
   function linkRepeats() {
     const hits = [];
     for (const a of article().querySelectorAll("a[href]")) {
-      if (a.closest(".headerlink, pre, .sig, nav, .toctree-wrapper")) continue;
+      // Reference lists put the label (which names the author) before the entry's authors.
+      if (a.closest(".headerlink, pre, .sig, nav, .toctree-wrapper, .chapter-references, .citation")) continue;
       const text = squash(a.textContent);
       const lw = words(text);
       if (!lw.length) continue;
