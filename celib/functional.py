@@ -19,12 +19,15 @@ Bad input raises ``TypeError`` (wrong type or dtype), ``ValueError`` (wrong valu
 ``IndexError`` (a class index or dim out of range) naming the argument, at the boundary, before
 anything is computed. Where PyTorch silently accepts nonsense (a negative
 ``label_smoothing``, an ``ignore_index`` with probability targets, targets outside [0, 1]
-for ``binary_cross_entropy_with_logits``, ``kl_div`` inputs of different shapes), celib refuses it.
+for ``binary_cross_entropy_with_logits``, ``kl_div`` inputs of different shapes, labels other
+than -1 and 1 for ``soft_margin_loss``), celib refuses it.
 
 Where celib deliberately differs from PyTorch, the docstring says so: a target probability of 0
 contributes exactly 0 to ``cross_entropy`` and ``kl_div`` even where the input is ``-inf``
-(PyTorch returns NaN there, from ``0 * inf``), and ``binary_cross_entropy``'s gradient is the
-derivative of the clamped value it returns.
+(PyTorch returns NaN there, from ``0 * inf``), ``binary_cross_entropy``'s gradient is the
+derivative of the clamped value it returns, and ``soft_margin_loss`` is finite for every finite
+margin (PyTorch's ``log1p(exp(-y x))`` overflows to ``inf`` once the margin is below about
+-88.7 in float32).
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ __all__ = [
     "cross_entropy",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
+    "soft_margin_loss",
     "kl_div",
 ]
 
@@ -363,6 +367,33 @@ def binary_cross_entropy_with_logits(
     if weight is not None:
         loss = loss * weight
     return apply_reduction(loss, reduction)
+
+
+def soft_margin_loss(input: torch.Tensor, target: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+    r"""Logistic loss of the margin :math:`m = y x` for labels :math:`y \in \{-1, 1\}`, in nats.
+
+    .. math::
+
+        \ell(x, y) = \log\bigl(1 + e^{-y x}\bigr) = \max(-m, 0) + \log\bigl(1 + e^{-|m|}\bigr),
+
+    which is ``binary_cross_entropy_with_logits(x, (y + 1) / 2)``. The right-hand form never
+    exponentiates a positive number, so the loss is exact for every finite margin and its
+    gradient :math:`-y\,\sigma(-y x)` is never NaN. This deliberately differs from PyTorch,
+    whose ``soft_margin_loss`` evaluates ``log(1 + exp(-y x))`` and returns ``inf`` (gradient
+    NaN) once :math:`-y x` exceeds :math:`\ln(\text{max})`: 88.72 in float32, 709.78 in float64.
+    ``target`` must hold only -1 and 1 (PyTorch takes any number: a ``{0, 1}`` label gives the
+    constant :math:`\log 2` and no gradient).
+
+    >>> soft_margin_loss(torch.tensor([2.0, -100.0]), torch.tensor([-1.0, 1.0]), reduction="none")
+    tensor([  2.1269, 100.0000])
+    """
+    check_floating(input, "input", "logits")
+    check_same_shape(input, target, "labels")
+    labels = target.detach()
+    hint = " (for 0/1 labels use binary_cross_entropy_with_logits, or pass 2 * target - 1)"
+    check_values(target, "target", (labels == 1) | (labels == -1), "labels -1 and 1", hint)
+    check_reduction(reduction)
+    return apply_reduction(-_log_sigmoid(target * input), reduction)
 
 
 # --------------------------------------------------------------------------------------------

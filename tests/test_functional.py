@@ -7,7 +7,9 @@ Then one test per rejected input, and a check that no fused kernel is called.
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
+import scipy.special
 import torch
 import torch.nn.functional as F
 from hypothesis import given, settings
@@ -364,6 +366,58 @@ class TestBinaryCrossEntropy:
 
 
 # --------------------------------------------------------------------------------------------
+# soft_margin_loss
+# --------------------------------------------------------------------------------------------
+
+
+def plus_minus_labels(shape, seed):
+    return torch.randint(0, 2, shape, generator=generator(seed + 11)).to(F64) * 2 - 1
+
+
+class TestSoftMarginLoss:
+    @SETTINGS
+    @given(elementwise_shapes(), seeds, st.sampled_from([1.0, 10.0, 100.0]), reductions)
+    def test_matches_torch_where_torch_is_finite(self, shape, seed, scale, reduction):
+        """float64 margins up to a few hundred: PyTorch's log(1 + exp(-y x)) is still exact there."""
+        x = random_logits(shape, seed, scale)
+        x = torch.where(torch.rand(shape, generator=generator(seed + 9)) < 0.1, 0.0, x)  # exact zeros
+        y = plus_minus_labels(shape, seed)
+        assert_matches_torch(cf.soft_margin_loss, F.soft_margin_loss, x, y, reduction=reduction, seed=seed)
+
+    @SETTINGS
+    @given(st.lists(st.floats(-1e4, 1e4), min_size=1, max_size=20), seeds, st.sampled_from([torch.float32, F64]))
+    def test_exact_at_any_margin(self, values, seed, dtype):
+        """Oracle: numpy's logaddexp(0, -m) in float64, and the gradient -y * sigmoid(-m) from scipy."""
+        x = torch.tensor(values, dtype=dtype, requires_grad=True)
+        y = plus_minus_labels(x.shape, seed).to(dtype)
+        loss = cf.soft_margin_loss(x, y, reduction="none")
+        (grad,) = torch.autograd.grad(loss.sum(), x)
+        margin = (y * x).detach().double().numpy()
+        info = torch.finfo(dtype)  # below info.tiny the result is subnormal: absolute error only
+        expected = torch.from_numpy(np.logaddexp(0.0, -margin))
+        torch.testing.assert_close(loss.double(), expected, rtol=4 * info.eps, atol=info.tiny)
+        expected_grad = -y.double() * torch.from_numpy(scipy.special.expit(-margin))
+        torch.testing.assert_close(grad.double(), expected_grad, rtol=8 * info.eps, atol=info.tiny)
+
+    @pytest.mark.torch_behaviour
+    def test_torch_overflows_where_celib_does_not(self):
+        """The defect this function exists for: PyTorch returns inf and a NaN gradient."""
+        for dtype, margin in [(torch.float32, -89.0), (F64, -710.0)]:
+            x = torch.tensor([margin], dtype=dtype, requires_grad=True)
+            y = torch.ones(1, dtype=dtype)
+            theirs = F.soft_margin_loss(x, y)
+            assert theirs.isinf() and torch.autograd.grad(theirs, x)[0].isnan().all()
+            ours = cf.soft_margin_loss(x, y)
+            assert ours.item() == -margin and torch.autograd.grad(ours, x)[0].item() == -1.0
+
+    def test_equals_bce_with_logits_on_mapped_labels(self):
+        x = torch.tensor([-1e3, -89.0, -3.0, 0.0, 2.5, 1e3], dtype=torch.float32)
+        y = torch.tensor([1.0, 1.0, -1.0, 1.0, -1.0, -1.0], dtype=torch.float32)
+        bce = F.binary_cross_entropy_with_logits(x, (y + 1) / 2, reduction="none")
+        torch.testing.assert_close(cf.soft_margin_loss(x, y, reduction="none"), bce)
+
+
+# --------------------------------------------------------------------------------------------
 # kl_div
 # --------------------------------------------------------------------------------------------
 
@@ -602,6 +656,26 @@ BAD_INPUTS = {
         ValueError,
         r"^pos_weight must hold finite values >= 0",
     ),
+    "soft margin 0/1 labels": (
+        lambda: cf.soft_margin_loss(PROB, BIN),
+        ValueError,
+        r"^target must hold labels -1 and 1; got 0.0 \(for 0/1 labels use binary_cross_entropy_with_logits",
+    ),
+    "soft margin shape": (
+        lambda: cf.soft_margin_loss(PROB, BIN[:1] * 2 - 1),
+        ValueError,
+        r"^target has shape \(1,\); expected input's shape \(2,\)",
+    ),
+    "soft margin integer input": (
+        lambda: cf.soft_margin_loss(BIN.long(), BIN * 2 - 1),
+        TypeError,
+        r"^input has dtype torch.int64; logits must be floating point",
+    ),
+    "soft margin reduction": (
+        lambda: cf.soft_margin_loss(PROB, BIN * 2 - 1, reduction="batchmean"),
+        ValueError,
+        r"^reduction must be one of 'none', 'mean', 'sum'; got 'batchmean'",
+    ),
     "kl probabilities as input": (
         lambda: cf.kl_div(P, P),
         ValueError,
@@ -643,6 +717,7 @@ def test_torch_accepts_what_celib_rejects():
     assert F.cross_entropy(X, P, ignore_index=-1).isfinite()
     assert F.binary_cross_entropy_with_logits(PROB, BIN * 2 - 1).isfinite()
     assert F.kl_div(P.log(), P[0], reduction="sum").isfinite()  # silently broadcast
+    assert F.soft_margin_loss(PROB, BIN).isfinite()  # 0/1 labels: the constant log 2 for the zeros
 
 
 # --------------------------------------------------------------------------------------------
@@ -668,6 +743,8 @@ FUSED_ATEN_OPS = {
     "softplus",
     "kl_div",
     "sigmoid",
+    "soft_margin_loss",
+    "soft_margin_loss_backward",
 }
 
 
@@ -690,6 +767,7 @@ def aten_ops(module):
             module.binary_cross_entropy(p, b),
             module.binary_cross_entropy_with_logits(x, b, pos_weight=w),
             module.kl_div(x.detach().clamp(max=0).requires_grad_(), b, reduction="batchmean"),
+            module.soft_margin_loss(x, (b > 0.5).to(F64) * 2 - 1),
         ]
         if module is cf:
             losses.append(module.logsumexp(x, 1).sum())
@@ -716,6 +794,7 @@ def test_no_fused_python_function_is_called(monkeypatch):
         "kl_div",
         "logsigmoid",
         "softplus",
+        "soft_margin_loss",
     ]:
         monkeypatch.setattr(F, name, forbidden)
     for name in ["logsumexp", "log_softmax", "softmax", "sigmoid"]:
@@ -727,3 +806,4 @@ def test_no_fused_python_function_is_called(monkeypatch):
     cf.logsumexp(x, 1)
     cf.binary_cross_entropy_with_logits(x, torch.rand(4, 3, dtype=F64))
     cf.kl_div(-x.abs(), torch.rand(4, 3, dtype=F64))
+    cf.soft_margin_loss(x, torch.ones(4, 3, dtype=F64))
