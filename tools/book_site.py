@@ -32,14 +32,13 @@ from docutils.parsers.rst import Directive
 from pybtex.plugin import find_plugin, register_plugin
 from pybtex.style.formatting.unsrt import Style as UnsrtStyle
 from pybtex.style.labels import BaseLabelStyle
-from pybtex.style.template import join
+from sphinx.application import Sphinx
+from sphinx.config import Config
+from sphinx.transforms import SphinxTransform
 from sphinxcontrib.bibtex import plugin as bibtex_plugins
 from sphinxcontrib.bibtex.style.referencing.basic_label import BasicLabelTextualReferenceStyle
 from sphinxcontrib.bibtex.style.referencing.label import LabelReferenceStyle
 from sphinxcontrib.bibtex.style.template import entry_label, join2, post_text, pre_text, reference
-from sphinx.application import Sphinx
-from sphinx.config import Config
-from sphinx.transforms import SphinxTransform
 
 GPU_NOTES = {
     "en": {
