@@ -341,9 +341,7 @@ def parse_counts(code, max_bits):
     return counts
 
 
-short_codes = st.lists(
-    st.text(alphabet="01", min_size=1, max_size=3), min_size=1, max_size=4
-)
+short_codes = st.lists(st.text(alphabet="01", min_size=1, max_size=3), min_size=1, max_size=4)
 
 
 class TestUniqueDecodability:
