@@ -3,7 +3,9 @@ r"""Prefix-free binary codes: Huffman's construction and the tools to check and 
 A *code* here is a list of binary code words (strings of ``"0"`` and ``"1"``), one per symbol,
 in the order of the symbols' probabilities. A message is a sequence of symbol indices.
 A code is *prefix-free* when no code word is the beginning of another, so a stream of bits
-decodes without separators.
+decodes without separators, each word as soon as its last bit arrives. A code is *uniquely
+decodable* when no two different messages have the same bits; every prefix-free code is, but
+so are some others (``["0", "01", "11"]``), which :func:`is_uniquely_decodable` recognises.
 
 Every code length in this module is in **bits**, so the entropy to compare with is
 ``celib.information.entropy(p, base=2)``: for a Huffman code, :math:`H(p) \le L < H(p) + 1`
@@ -13,6 +15,7 @@ Every code length in this module is in **bits**, so the entropy to compare with 
 from __future__ import annotations
 
 import heapq
+from collections import deque
 from collections.abc import Sequence
 from fractions import Fraction
 from typing import Any
@@ -22,6 +25,7 @@ import torch
 from celib._checks import ArrayLike, as_probability_vector, check_int, describe
 
 __all__ = [
+    "ambiguous_parses",
     "block_distribution",
     "canonical_code",
     "decode",
@@ -29,7 +33,9 @@ __all__ = [
     "expected_length",
     "huffman_code",
     "is_prefix_free",
+    "is_uniquely_decodable",
     "kraft_sum",
+    "parses",
 ]
 
 
@@ -215,6 +221,115 @@ def is_prefix_free(code: Sequence[str]) -> bool:
     """
     words = sorted(_check_code(code))
     return not any(longer.startswith(shorter) for shorter, longer in zip(words, words[1:]))
+
+
+def ambiguous_parses(code: Sequence[str]) -> tuple[list[int], list[int]] | None:
+    r"""Two different messages with the same bits, or None if the code is uniquely decodable.
+
+    This is the Sardinas-Patterson test, run as a breadth-first search over *dangling
+    suffixes*. Two messages that are being built to have the same bits differ, at any moment,
+    by the bits one of them is ahead: a suffix :math:`s`. They start as two code words
+    :math:`u` and :math:`v = u s`. A code word :math:`w` appended to the message that is behind
+    either matches the dangling bits exactly (:math:`w = s`: the two messages now have equal
+    bits, an ambiguity), or leaves a new dangling suffix (:math:`w = s t` or :math:`s = w t`).
+    The suffixes are suffixes of code words, so there are finitely many and the search ends;
+    the code is uniquely decodable exactly when no dangling suffix is itself a code word
+    (Sardinas and Patterson, 1953). A repeated code word is the shortest ambiguity: two
+    one-symbol messages.
+
+    Args:
+        code: a sequence of code words.
+
+    Returns:
+        ``None`` for a uniquely decodable code; otherwise two different lists of symbol indices
+        whose code words concatenate to the same bit string.
+
+    >>> ambiguous_parses(["0", "01", "10"])  # 0|10 = 01|0
+    ([0, 2], [1, 0])
+    >>> ambiguous_parses(["0", "01", "11"]) is None
+    True
+    """
+    code = _check_code(code)
+    first_symbol: dict[str, int] = {}
+    for index, word in enumerate(code):
+        if word in first_symbol:
+            return [first_symbol[word]], [index]
+        first_symbol[word] = index
+    # A state is (ahead, behind, s): the bits of message `ahead` are those of `behind` plus s.
+    queue: deque[tuple[list[int], list[int], str]] = deque()
+    seen: set[str] = set()
+    for i, u in enumerate(code):
+        for j, v in enumerate(code):
+            if i != j and v.startswith(u) and v[len(u) :] not in seen:
+                seen.add(v[len(u) :])
+                queue.append(([j], [i], v[len(u) :]))
+    while queue:
+        ahead, behind, dangling = queue.popleft()
+        for index, word in enumerate(code):
+            if word == dangling:
+                return ahead, behind + [index]
+            if word.startswith(dangling):  # the message behind overtakes by the rest of word
+                new_state = (behind + [index], ahead, word[len(dangling) :])
+            elif dangling.startswith(word):  # still behind, by less
+                new_state = (ahead, behind + [index], dangling[len(word) :])
+            else:
+                continue
+            if new_state[2] not in seen:
+                seen.add(new_state[2])
+                queue.append(new_state)
+    return None
+
+
+def is_uniquely_decodable(code: Sequence[str]) -> bool:
+    r"""Whether no two different messages have the same bits (the Sardinas-Patterson test).
+
+    The classes of codes are nested: prefix-free codes are uniquely decodable, and uniquely
+    decodable codes are nonsingular (no repeated code word). Neither inclusion is an equality:
+    ``["0", "01", "11"]`` is uniquely decodable but not prefix-free (the first word of
+    ``0111...`` is known only at the end of the ones), and ``["0", "01", "10"]`` is
+    nonsingular but ambiguous. By McMillan's theorem every uniquely decodable code satisfies
+    Kraft's inequality :math:`\sum_i 2^{-l_i} \le 1`. See :func:`ambiguous_parses`, which
+    also returns the two messages when the answer is no.
+
+    >>> is_uniquely_decodable(["0", "01", "11"])
+    True
+    >>> is_uniquely_decodable(["0", "01", "10"])
+    False
+    """
+    return ambiguous_parses(code) is None
+
+
+def parses(bits: str, code: Sequence[str]) -> list[list[int]]:
+    """Every way to split ``bits`` into code words, as lists of symbol indices.
+
+    A uniquely decodable code gives at most one parse of any bit string; an ambiguous one
+    gives two or more for some strings. The number of parses can grow exponentially with the
+    length of ``bits``, so keep it short.
+
+    Args:
+        bits: a string of ``"0"`` and ``"1"``.
+        code: one code word per symbol (any code, prefix-free or not).
+
+    Returns:
+        The parses, in lexicographic order of their symbol indices; ``[[]]`` for empty bits.
+
+    >>> parses("010", ["0", "01", "10"])
+    [[0, 2], [1, 0]]
+    >>> parses("011", ["0", "01", "11"])
+    [[0, 2]]
+    """
+    code = _check_code(code)
+    if not isinstance(bits, str):
+        raise TypeError(f"bits must be a string of '0' and '1'; got {type(bits).__name__}")
+    if set(bits) - {"0", "1"}:
+        raise ValueError(f"bits must hold only '0' and '1'; got {sorted(set(bits) - {'0', '1'})}")
+    # tails[k]: the parses of bits[k:], built from the end of the string back to its start
+    tails: list[list[list[int]]] = [[] for _ in range(len(bits))] + [[[]]]
+    for start in range(len(bits) - 1, -1, -1):
+        for index, word in enumerate(code):
+            if bits.startswith(word, start):
+                tails[start].extend([index] + rest for rest in tails[start + len(word)])
+    return sorted(tails[0])
 
 
 def expected_length(code: Sequence[str], p: ArrayLike) -> torch.Tensor:

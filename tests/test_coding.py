@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from celib.coding import (
+    ambiguous_parses,
     block_distribution,
     canonical_code,
     decode,
@@ -17,7 +18,9 @@ from celib.coding import (
     expected_length,
     huffman_code,
     is_prefix_free,
+    is_uniquely_decodable,
     kraft_sum,
+    parses,
 )
 from celib.information import entropy
 from tests.strategies import distributions
@@ -322,3 +325,97 @@ class TestBlockDistribution:
     def test_rejects_non_distribution(self):
         with pytest.raises(ValueError, match=r"^p must sum to 1"):
             block_distribution([0.5, 0.4], 2)
+
+
+def parse_counts(code, max_bits):
+    """Brute force: the number of ways to split every bit string of up to max_bits bits into code words.
+
+    A split of ``bits`` ends in some code word ``w``, after a split of ``bits`` without ``w``, a
+    shorter string whose count is already known.
+    """
+    counts = {"": 1}
+    for n in range(1, max_bits + 1):
+        for value in range(1 << n):
+            bits = format(value, f"0{n}b")
+            counts[bits] = sum(counts[bits[: n - len(word)]] for word in code if len(word) <= n and bits.endswith(word))
+    return counts
+
+
+short_codes = st.lists(st.text(alphabet="01", min_size=1, max_size=3), min_size=1, max_size=4)
+
+
+class TestUniqueDecodability:
+    @pytest.mark.parametrize(
+        ("code", "decodable"),
+        [
+            (["0", "10", "11"], True),  # prefix-free
+            (["0", "01", "11"], True),  # not prefix-free, decodable from the right
+            (["10", "00", "11", "110"], True),  # Cover and Thomas, table 5.1
+            (["0", "01", "10"], False),  # 010 = 0|10 = 01|0
+            (["0", "010", "01", "10"], False),  # Cover and Thomas, table 5.1
+            (["0", "0", "1"], False),  # singular
+            (["1", "011", "01110", "1110", "10011"], False),  # 011|1|011|10011 needs 5 words
+        ],
+    )
+    def test_textbook_codes(self, code, decodable):
+        assert is_uniquely_decodable(code) is decodable
+        found = ambiguous_parses(code)
+        assert (found is None) is decodable
+
+    @settings(max_examples=300, deadline=None)
+    @given(short_codes)
+    def test_agrees_with_brute_force_over_short_strings(self, code):
+        # The brute force sees strings of up to 12 bits; for words of at most 3 bits, at most 4 of
+        # them, that is long enough (the next test checks the ambiguities found are shorter).
+        ambiguous = max(parse_counts(code, 12).values()) >= 2
+        assert is_uniquely_decodable(code) is not ambiguous
+
+    @settings(max_examples=300, deadline=None)
+    @given(short_codes)
+    def test_the_two_messages_are_different_and_have_the_same_bits(self, code):
+        found = ambiguous_parses(code)
+        if found is not None:
+            first, second = found
+            assert first != second
+            assert encode(first, code) == encode(second, code)
+            assert len(encode(first, code)) <= 12
+
+    @settings(max_examples=200, deadline=None)
+    @given(short_codes)
+    def test_prefix_free_implies_decodable_implies_kraft(self, code):
+        if is_prefix_free(code):
+            assert is_uniquely_decodable(code)
+        if is_uniquely_decodable(code):  # McMillan's theorem
+            assert kraft_sum(code).item() <= 1
+            assert len(set(code)) == len(code)  # nonsingular
+
+    def test_rejects_bad_codes(self):
+        with pytest.raises(ValueError, match=r"^code\[1\] must be a non-empty string of '0' and '1'; got '2'$"):
+            is_uniquely_decodable(["0", "2"])
+        with pytest.raises(TypeError, match=r"^code must be a sequence of code words"):
+            ambiguous_parses("01")
+
+
+class TestParses:
+    @settings(max_examples=100, deadline=None)
+    @given(short_codes)
+    def test_count_matches_brute_force(self, code):
+        counts = parse_counts(code, 8)
+        for bits in ["0", "01", "011", "0101", "10110", "0110100", "11100101"]:
+            found = parses(bits, code)
+            assert len(found) == counts[bits]
+            assert all(encode(parse, code) == bits for parse in found)
+            assert len({tuple(parse) for parse in found}) == len(found)
+
+    def test_examples(self):
+        assert parses("010", ["0", "01", "10"]) == [[0, 2], [1, 0]]
+        assert parses("011", ["0", "01", "11"]) == [[0, 2]]
+        assert parses("0111", ["0", "01", "11"]) == [[1, 2]]
+        assert parses("", ["0"]) == [[]]
+        assert parses("1", ["0"]) == []
+
+    def test_rejects_bad_bits(self):
+        with pytest.raises(ValueError, match=r"^bits must hold only '0' and '1'; got \['2'\]$"):
+            parses("012", ["0", "1"])
+        with pytest.raises(TypeError, match=r"^bits must be a string of '0' and '1'; got int$"):
+            parses(101, ["0", "1"])
