@@ -9,6 +9,8 @@ of ``x`` and ``W``:
 
 * ``naive``: ``F.cross_entropy(F.linear(x, W), y)``, eager autograd;
 * ``chunked forward``: the same, one chunk of tokens at a time, summed; autograd does the rest;
+* ``chunked checkpoint``: the same chunks, each under ``torch.utils.checkpoint``: autograd saves
+  only the chunk's inputs and recomputes its logits in the backward pass;
 * ``torch chunked``: ``F.linear_cross_entropy(x, W, y, options=LinearCrossEntropyOptions())``;
 * ``celib``: ``celib.linear_cross_entropy.linear_cross_entropy(x, W, y)`` (default chunk size);
 * ``naive compiled`` (GPU only): ``naive`` under ``torch.compile``.
@@ -45,6 +47,7 @@ import time
 
 import torch
 import torch.nn.functional as F
+from torch.utils.checkpoint import checkpoint
 
 from celib.linear_cross_entropy import default_chunk_size, linear_cross_entropy
 
@@ -65,6 +68,19 @@ def chunked_forward(x, w, y):
     return total / x.shape[0]
 
 
+def _chunk_loss_sum(x, w, y):
+    return F.cross_entropy(F.linear(x, w), y, reduction="sum")
+
+
+def chunked_checkpoint(x, w, y):
+    step = default_chunk_size(*x.shape, x.dtype)
+    total = sum(
+        checkpoint(_chunk_loss_sum, x[i : i + step], w, y[i : i + step], use_reentrant=False)
+        for i in range(0, x.shape[0], step)
+    )
+    return total / x.shape[0]
+
+
 def torch_chunked(x, w, y):
     return F.linear_cross_entropy(x, w, y, options=torch.nn.LinearCrossEntropyOptions())
 
@@ -73,7 +89,13 @@ def celib(x, w, y):
     return linear_cross_entropy(x, w, y)
 
 
-METHODS = {"naive": naive, "chunked forward": chunked_forward, "torch chunked": torch_chunked, "celib": celib}
+METHODS = {
+    "naive": naive,
+    "chunked forward": chunked_forward,
+    "chunked checkpoint": chunked_checkpoint,
+    "torch chunked": torch_chunked,
+    "celib": celib,
+}
 COMPARED = ("naive", "torch chunked", "celib")  # the comparison of the benchmark
 
 
@@ -98,16 +120,24 @@ def _status_bytes(field: str) -> int:
     raise RuntimeError(f"{field} not found in /proc/self/status (Linux only)")
 
 
-def measure(method: str, n: int, d: int, v: int, dtype: str = "float32", *, repeats: int = 1) -> dict:
-    """Peak resident memory above the inputs and median time of forward + backward, on CPU."""
+def measure(
+    method: str,
+    n: int,
+    d: int,
+    v: int,
+    dtype: str = "float32",
+    *,
+    repeats: int = 1,
+) -> dict:
+    """Peak resident memory above the inputs and median time of a step, on CPU."""
     x, w, y = make_inputs(n, d, v, getattr(torch, dtype), "cpu")
     fn, times = METHODS[method], []
     for run in range(repeats + 1):  # run 0 is the warm-up
         x.grad = w.grad = None
         if run == 1:
             with open("/proc/self/clear_refs", "w") as clear_refs:
-                clear_refs.write("5")  # reset the peak resident size (VmHWM) to the current one
-            baseline = _status_bytes("VmRSS")
+                clear_refs.write("5")  # reset the peak resident size (VmHWM)
+            baseline = _status_bytes("VmRSS")  # the inputs, and what torch keeps
         start = time.perf_counter()
         fn(x, w, y).backward()
         times.append(time.perf_counter() - start)
