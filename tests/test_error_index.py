@@ -2,10 +2,11 @@
 
 A reader who pastes a message into the search box should land on the index and from there on
 its explanation. The messages are read from the executed notebooks of the toc: the
-``ename: evalue`` line that ends the error output of a ``raises-exception`` cell, and each
+``ename: evalue`` line that ends the error output of a ``raises-exception`` cell, each
 ``Category: message`` line that a cell prints to stderr (a warning the kernel shows, see
-tools/ipython). Each must appear on the index page verbatim, as a code span, on a line that
-links to its explanation.
+tools/ipython), and each line of a cell's stdout that starts with ``SomeError: `` or
+``SomeWarning: `` (an exception or warning that the cell caught and printed). Each must
+appear on the index page verbatim, as a code span, on a line that links to its explanation.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from tools.notebooks import ROOT, toc_notebooks
 INDEX = ROOT / "book" / "errors.md"
 NOTEBOOKS = toc_notebooks()
 WARNING_LINE = re.compile(r"^([A-Za-z]*Warning): (.+)$")
+CAUGHT_LINE = re.compile(r"^([A-Za-z]*(?:Error|Warning|Exception)): (.+)$")
 CODE_SPAN = re.compile(r"(?<!`)(`+)(?!`)(.+?)(?<!`)\1(?!`)", re.DOTALL)
 LABEL = re.compile(r"^\((?P<label>[\w-]+)\)=\s*$", re.MULTILINE)
 REF = re.compile(r"\{ref\}`(?:[^`<]*<)?(?P<label>[\w-]+)>?`")
@@ -32,7 +34,8 @@ def normalise(text: str) -> str:
 
 
 def printed_messages(path) -> list[str]:
-    """Every error line of a raises-exception cell and every warning line on stderr."""
+    """Every error line of a raises-exception cell, every warning line on stderr, and every
+    caught-and-printed error or warning line on stdout."""
     messages = []
     for cell in nbformat.read(path, as_version=4).cells:
         if cell.cell_type != "code":
@@ -43,6 +46,10 @@ def printed_messages(path) -> list[str]:
             elif output.output_type == "stream" and output.name == "stderr":
                 for line in ANSI.sub("", output.text).splitlines():
                     if WARNING_LINE.match(line.strip()):
+                        messages.append(normalise(line))
+            elif output.output_type == "stream" and output.name == "stdout":
+                for line in ANSI.sub("", output.text).splitlines():
+                    if CAUGHT_LINE.match(line.strip()):
                         messages.append(normalise(line))
     return list(dict.fromkeys(messages))
 
@@ -119,12 +126,18 @@ def test_extraction_sees_errors_and_warnings():
     nb = nbformat.v4.new_notebook()
     error = nbformat.v4.new_output("error", ename="ValueError", evalue="bad\n  value", traceback=[])
     warning = nbformat.v4.new_output("stream", name="stderr", text="UserWarning: careful\nnoise\n")
-    quiet = nbformat.v4.new_output("stream", name="stdout", text="UserWarning: only printed\n")
+    caught = nbformat.v4.new_output(
+        "stream", name="stdout", text="  RuntimeError: caught\nresult: RuntimeError: inside\n"
+    )
     nb.cells = [
         nbformat.v4.new_code_cell("", metadata={"tags": ["raises-exception"]}, outputs=[error]),
-        nbformat.v4.new_code_cell("", outputs=[warning, quiet]),
+        nbformat.v4.new_code_cell("", outputs=[warning, caught]),
     ]
-    assert printed_messages_of(nb) == ["ValueError: bad value", "UserWarning: careful"]
+    assert printed_messages_of(nb) == [
+        "ValueError: bad value",
+        "UserWarning: careful",
+        "RuntimeError: caught",
+    ]
     assert code_spans("a `x  y` and `` a `b` c `` here") == {"x y", "a `b` c"}
 
 
