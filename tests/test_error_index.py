@@ -5,13 +5,15 @@ its explanation. The messages are read from the executed notebooks of the toc: t
 ``ename: evalue`` line that ends the error output of a ``raises-exception`` cell, each
 ``Category: message`` line that a cell prints to stderr (a warning the kernel shows, see
 tools/ipython), and each line of a cell's stdout that starts with ``SomeError: `` or
-``SomeWarning: `` (an exception or warning that the cell caught and printed). Each must
+``SomeWarning: `` (an exception or warning that the cell caught and printed, with the lines
+it was wrapped onto). Each must
 appear on the index page verbatim, as a code span, on a line that links to its explanation.
 """
 
 from __future__ import annotations
 
 import re
+import textwrap
 
 import nbformat
 import pytest
@@ -21,6 +23,7 @@ from tools.notebooks import ROOT, toc_notebooks
 INDEX = ROOT / "book" / "errors.md"
 NOTEBOOKS = toc_notebooks()
 WARNING_LINE = re.compile(r"^([A-Za-z]*Warning): (.+)$")
+WRAP_FILLED = 80  # a printed line longer than this was wrapped by textwrap.fill(..., 88)
 CAUGHT_LINE = re.compile(r"^([A-Za-z]*(?:Error|Warning|Exception)): (.+)$")
 CODE_SPAN = re.compile(r"(?<!`)(`+)(?!`)(.+?)(?<!`)\1(?!`)", re.DOTALL)
 LABEL = re.compile(r"^\((?P<label>[\w-]+)\)=\s*$", re.MULTILINE)
@@ -48,10 +51,23 @@ def printed_messages(path) -> list[str]:
                     if WARNING_LINE.match(line.strip()):
                         messages.append(normalise(line))
             elif output.output_type == "stream" and output.name == "stdout":
-                for line in ANSI.sub("", output.text).splitlines():
+                lines = ANSI.sub("", output.text).splitlines()
+                for i, line in enumerate(lines):
                     if CAUGHT_LINE.match(line.strip()):
-                        messages.append(normalise(line))
+                        messages.append(normalise(" ".join(wrapped_message(lines, i))))
     return list(dict.fromkeys(messages))
+
+
+def wrapped_message(lines: list[str], start: int) -> list[str]:
+    """The lines of a message printed from ``lines[start]`` on: a long message is printed with
+    ``textwrap.fill(..., 88)`` (printed lines stay within 88 columns), so a line that fills the
+    width (more than 80 characters) continues on the next one."""
+    message = [lines[start]]
+    for line in lines[start + 1 :]:
+        if len(message[-1]) <= WRAP_FILLED or not line.strip():
+            break
+        message.append(line)
+    return message
 
 
 def code_spans(markdown: str) -> set[str]:
@@ -126,8 +142,10 @@ def test_extraction_sees_errors_and_warnings():
     nb = nbformat.v4.new_notebook()
     error = nbformat.v4.new_output("error", ename="ValueError", evalue="bad\n  value", traceback=[])
     warning = nbformat.v4.new_output("stream", name="stderr", text="UserWarning: careful\nnoise\n")
+    long_message = "UserWarning: " + "wrapped " * 12  # 109 characters, printed in two lines
+    printed = textwrap.fill(long_message, 88) + "\nnext: not part of it\n"
     caught = nbformat.v4.new_output(
-        "stream", name="stdout", text="  RuntimeError: caught\nresult: RuntimeError: inside\n"
+        "stream", name="stdout", text="  RuntimeError: caught\nresult: RuntimeError: inside\n" + printed
     )
     nb.cells = [
         nbformat.v4.new_code_cell("", metadata={"tags": ["raises-exception"]}, outputs=[error]),
@@ -137,6 +155,7 @@ def test_extraction_sees_errors_and_warnings():
         "ValueError: bad value",
         "UserWarning: careful",
         "RuntimeError: caught",
+        normalise(long_message),
     ]
     assert code_spans("a `x  y` and `` a `b` c `` here") == {"x y", "a `b` c"}
 
