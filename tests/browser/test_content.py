@@ -177,3 +177,19 @@ def test_no_build_machine_paths_in_served_text_files(edition):
             sample = text[max(0, m.start() - 30) : m.end() + 50].replace("\\n", " ").replace("\n", " ")
             problems.append(f"{path.relative_to(edition.root)}: {len(hits)} paths, e.g. “{sample}”")
     check(edition.name, "build-machine paths in served files", problems)
+
+
+def test_one_printout_box_per_cell(edition):
+    """A cell that prints, computes and prints again shows its printout in one box: stream
+    outputs are merged (``nb_merge_streams``), not one box per ``print`` after another output."""
+    from bs4 import BeautifulSoup
+
+    problems = []
+    for page in edition.pages():
+        soup = BeautifulSoup((edition.root / page).read_text(encoding="utf-8"), "html.parser")
+        for output in soup.select("div.cell_output"):
+            streams = output.select("div.output.stream")
+            if len(streams) > 1:
+                first = streams[1].get_text(" ", strip=True)[:60]
+                problems.append(f"{page}: {len(streams)} boxes for one cell, the second starts “{first}”")
+    check(edition.name, "one cell's printout split over several boxes", problems)
