@@ -367,10 +367,6 @@ _FULL = 1 << ARITHMETIC_PRECISION
 _HALF = _FULL >> 1
 _QUARTER = _FULL >> 2
 
-#: A model for the arithmetic coder: one frequency table for every step, or a function from the
-#: symbols so far (a tuple) to the frequency table of the next symbol.
-FrequencyModel = Sequence[int] | torch.Tensor | Callable[[tuple[int, ...]], Sequence[int] | torch.Tensor]
-
 
 def _frequency_table(model: Any, prefix: tuple[int, ...]) -> list[int]:
     """The checked frequency table of the next symbol after ``prefix``: ints >= 0, total in [1, max]."""
@@ -399,10 +395,14 @@ def _cumulative(counts: list[int]) -> list[int]:
     return [0, *itertools.accumulate(counts)]
 
 
-def _cumulative_tables(model: Any) -> Callable[[tuple[int, ...]], list[int]]:
-    """A function from the prefix to the next step's cumulative table; a static table is checked once, now."""
+def _cumulative_tables(model: Any) -> Callable[[list[int]], list[int]]:
+    """A function from the symbols so far to the next cumulative table; a static table is checked once, now.
+
+    Only a model that is a function gets the prefix (as a tuple), so a static model costs
+    nothing per step.
+    """
     if callable(model):
-        return lambda prefix: _cumulative(_frequency_table(model, prefix))
+        return lambda prefix: _cumulative(_frequency_table(model, tuple(prefix)))
     cum = _cumulative(_frequency_table(model, ()))
     return lambda prefix: cum
 
@@ -439,11 +439,14 @@ def _narrow(low: int, high: int, cum: list[int], symbol: int) -> tuple[int, int]
     return low + width * cum[symbol] // total, low + width * cum[symbol + 1] // total - 1
 
 
-def arithmetic_encode(symbols: Sequence[int] | torch.Tensor, model: FrequencyModel) -> str:
+def arithmetic_encode(
+    symbols: Sequence[int] | torch.Tensor,
+    model: Sequence[int] | torch.Tensor | Callable[[tuple[int, ...]], Sequence[int] | torch.Tensor],
+) -> str:
     r"""Compress ``symbols`` with an arithmetic coder driven by ``model``'s frequency counts.
 
-    Step :math:`i` gives each symbol :math:`s` the probability :math:`q_i(s) = f_i(s) / T_i`
-    of the model's integer frequencies :math:`f_i` (total :math:`T_i`), and narrows the current
+    Step :math:`i` gives each symbol :math:`s` the probability :math:`q_i(s) = f_i(s) / S_i`
+    of the model's integer frequencies :math:`f_i` (total :math:`S_i`), and narrows the current
     interval to the share of the symbol that occurs. After the whole message the interval has
     width :math:`\prod_i q_i(x_i)` (up to rounding), and a binary fraction inside it of about
     :math:`-\log_2 \prod_i q_i(x_i)` bits names it: the message costs its *ideal code length*
@@ -454,15 +457,15 @@ def arithmetic_encode(symbols: Sequence[int] | torch.Tensor, model: FrequencyMod
     that straddles the midpoint inside ``[1/4, 3/4)`` is expanded around it while the bit it
     will resolve to is remembered as *pending* (underflow). The message ends with two bits
     (plus the pending ones) that pick a point inside the last interval; the decoder reads
-    zeros past the end. The length :math:`\ell` of the output obeys
+    zeros past the end. The length :math:`|c|` of the output :math:`c` obeys
 
     .. math::
 
-        \ell \le -\sum_{i=1}^{n} \log_2 q_i(x_i) + 2
-        + \sum_{i=1}^{n} -\log_2\!\left(1 - \frac{T_i}{2^{30}}\right),
+        |c| \le -\sum_{i=1}^{n} \log_2 q_i(x_i) + 2
+        + \sum_{i=1}^{n} -\log_2\!\left(1 - \frac{S_i}{2^{30}}\right),
 
     because the interval is wider than :math:`2^{30}` before every step, so rounding its ends
-    down costs at most the factor :math:`1 - T_i / 2^{30}`. With :math:`T_i \le 2^{16}`
+    down costs at most the factor :math:`1 - S_i / 2^{30}`. With :math:`S_i \le 2^{16}`
     (:data:`ARITHMETIC_MAX_TOTAL`) the last term is below :math:`9 \cdot 10^{-5}` bits per
     symbol.
 
@@ -499,7 +502,7 @@ def arithmetic_encode(symbols: Sequence[int] | torch.Tensor, model: FrequencyMod
         pending = 0
 
     for position, symbol in enumerate(message):
-        cum = tables(tuple(message[:position]))
+        cum = tables(message[:position] if callable(model) else message)
         _check_encodable(cum, symbol, position)
         low, high = _narrow(low, high, cum, symbol)
         while True:
@@ -520,7 +523,9 @@ def arithmetic_encode(symbols: Sequence[int] | torch.Tensor, model: FrequencyMod
     return "".join(bits)
 
 
-def arithmetic_decode(bits: str, n: int, model: FrequencyModel) -> list[int]:
+def arithmetic_decode(
+    bits: str, n: int, model: Sequence[int] | torch.Tensor | Callable[[tuple[int, ...]], Sequence[int] | torch.Tensor]
+) -> list[int]:
     r"""Recover ``n`` symbols from the output of :func:`arithmetic_encode` with the same ``model``.
 
     The decoder repeats the encoder's interval narrowing: at each step it finds the symbol
@@ -556,7 +561,7 @@ def arithmetic_decode(bits: str, n: int, model: FrequencyModel) -> list[int]:
     low, high = 0, _FULL - 1
     decoded: list[int] = []
     for _ in range(n):
-        cum = tables(tuple(decoded))
+        cum = tables(decoded)
         # The largest s with cum[s] <= (scaled value): the symbol whose share holds the value.
         scaled = ((value - low + 1) * cum[-1] - 1) // (high - low + 1)
         symbol = bisect.bisect_right(cum, scaled) - 1
@@ -575,8 +580,11 @@ def arithmetic_decode(bits: str, n: int, model: FrequencyModel) -> list[int]:
     return decoded
 
 
-def ideal_code_length(symbols: Sequence[int] | torch.Tensor, model: FrequencyModel) -> float:
-    r"""The model's summed surprise of the message in bits, :math:`-\sum_i \log_2 (f_i(x_i) / T_i)`.
+def ideal_code_length(
+    symbols: Sequence[int] | torch.Tensor,
+    model: Sequence[int] | torch.Tensor | Callable[[tuple[int, ...]], Sequence[int] | torch.Tensor],
+) -> float:
+    r"""The model's summed surprise of the message in bits, :math:`-\sum_i \log_2 (f_i(x_i) / S_i)`.
 
     This is :math:`N \cdot H(\hat p, q)` for a static model (:math:`\hat p` the message's
     symbol frequencies), the length that :func:`arithmetic_encode` achieves to within about
@@ -596,7 +604,7 @@ def ideal_code_length(symbols: Sequence[int] | torch.Tensor, model: FrequencyMod
     tables = _cumulative_tables(model)
     total_bits = 0.0
     for position, symbol in enumerate(message):
-        cum = tables(tuple(message[:position]))
+        cum = tables(message[:position] if callable(model) else message)
         if not 0 <= symbol < len(cum) - 1:
             _check_encodable(cum, symbol, position)  # raises the IndexError
         if cum[symbol + 1] == cum[symbol]:
