@@ -355,7 +355,7 @@ def block_distribution(p: ArrayLike, n: int) -> torch.Tensor:
 # Arithmetic coding: a model's code length is its cross entropy (Witten, Neal and Cleary 1987)
 # --------------------------------------------------------------------------------------------
 
-#: Bits of the coder's registers: ``low`` and ``high`` are integers in ``[0, 2**32)``.
+#: The width of the coder's registers in bits (``low`` and ``high`` lie in ``[0, 2**32)``).
 ARITHMETIC_PRECISION = 32
 #: The largest total frequency a model may give at one step. The coder's interval is wider than
 #: ``2**30`` after every step, so each symbol of frequency >= 1 keeps a non-empty share of it;
