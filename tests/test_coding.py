@@ -355,7 +355,8 @@ def static_model_and_message(draw, max_symbols=8, max_length=60):
         counts = [1] * k
         counts[draw(st.integers(0, k - 1))] = ARITHMETIC_MAX_TOTAL - (k - 1)
     elif kind == "skewed":
-        counts = [draw(st.integers(1, 4)) ** draw(st.integers(0, 7)) for _ in range(k)]
+        # powers up to 4**7 = 16384, capped so that the total stays within ARITHMETIC_MAX_TOTAL
+        counts = [min(draw(st.integers(1, 4)) ** draw(st.integers(0, 7)), ARITHMETIC_MAX_TOTAL // k) for _ in range(k)]
     else:
         counts = draw(st.lists(st.integers(0, 1000), min_size=k, max_size=k))
     if sum(counts) == 0:
@@ -399,6 +400,26 @@ class TestArithmeticCoding:
         bits = arithmetic_encode(message, model)
         assert arithmetic_decode(bits, len(message), model) == message
         assert len(bits) <= length_bound(message, model) + 1e-9
+
+    @settings(max_examples=100, deadline=None)
+    @given(st.integers(1, 5), st.integers(0, 2**32 - 1), st.data())
+    def test_round_trip_context_model(self, k, seed, data):
+        """A model whose table depends on the previous symbol (random counts, zeros allowed, as a tensor)."""
+        g = torch.Generator().manual_seed(seed)
+        tables = torch.randint(0, 50, (k + 1, k), generator=g)  # row k: the table of the first step
+        tables[:, 0] += 1  # every row can code symbol 0, so no total is 0
+
+        def model(prefix):
+            return tables[prefix[-1] if prefix else k]
+
+        message, previous = [], k
+        for _ in range(data.draw(st.integers(0, 50))):
+            allowed = [s for s in range(k) if tables[previous, s] > 0]
+            previous = data.draw(st.sampled_from(allowed))
+            message.append(previous)
+        bits = arithmetic_encode(message, model)
+        assert arithmetic_decode(bits, len(message), model) == message
+        assert len(bits) <= length_bound(message, lambda prefix: model(prefix).tolist()) + 1e-9
 
     def test_tensor_inputs(self):
         counts = torch.tensor([5, 2, 9])
