@@ -531,7 +531,8 @@ def arithmetic_decode(
     The decoder repeats the encoder's interval narrowing: at each step it finds the symbol
     whose share of the current interval holds the code's value (read 32 bits at a time, zeros
     past the end), so it must ask the model for exactly the tables the encoder used, which an
-    adaptive model computes from the symbols decoded so far.
+    adaptive model computes from the symbols decoded so far. The code carries no check: bits
+    that the encoder did not produce (or another model) decode to some message without error.
 
     Args:
         bits: the code, a string of ``"0"`` and ``"1"``.
