@@ -2,6 +2,8 @@
 
 import heapq
 import itertools
+import math
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -10,13 +12,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from celib.coding import (
+    ARITHMETIC_MAX_TOTAL,
     ambiguous_parses,
+    arithmetic_decode,
+    arithmetic_encode,
     block_distribution,
     canonical_code,
     decode,
     encode,
     expected_length,
     huffman_code,
+    ideal_code_length,
     is_prefix_free,
     is_uniquely_decodable,
     kraft_sum,
@@ -419,3 +425,172 @@ class TestParses:
             parses("012", ["0", "1"])
         with pytest.raises(TypeError, match=r"^bits must be a string of '0' and '1'; got int$"):
             parses(101, ["0", "1"])
+
+
+# --------------------------------------------------------------------------------------------
+# Arithmetic coding
+# --------------------------------------------------------------------------------------------
+
+
+#: The rounding loss per symbol that ``arithmetic_encode`` documents: -log2(1 - T / 2**30).
+def rounding_bits(total):
+    return -math.log2(1 - total / 2**30)
+
+
+def length_bound(message, model):
+    """The documented bound: ideal length + 2 bits + the rounding loss of every step."""
+    tables = [model(tuple(message[:i])) if callable(model) else model for i in range(len(message))]
+    return ideal_code_length(message, model) + 2 + sum(rounding_bits(sum(t)) for t in tables)
+
+
+@st.composite
+def static_model_and_message(draw, max_symbols=8, max_length=60):
+    """A frequency table (uniform, skewed or one-symbol-dominant) and a message it can encode."""
+    k = draw(st.integers(1, max_symbols))
+    kind = draw(st.sampled_from(["any", "skewed", "dominant"]))
+    if kind == "dominant":  # one symbol takes nearly the whole total, the rest get 1
+        counts = [1] * k
+        counts[draw(st.integers(0, k - 1))] = ARITHMETIC_MAX_TOTAL - (k - 1)
+    elif kind == "skewed":
+        # powers up to 4**7 = 16384, capped so that the total stays within ARITHMETIC_MAX_TOTAL
+        counts = [min(draw(st.integers(1, 4)) ** draw(st.integers(0, 7)), ARITHMETIC_MAX_TOTAL // k) for _ in range(k)]
+    else:
+        counts = draw(st.lists(st.integers(0, 1000), min_size=k, max_size=k))
+    if sum(counts) == 0:
+        counts[0] = 1
+    allowed = [s for s, c in enumerate(counts) if c > 0]
+    message = draw(st.lists(st.sampled_from(allowed), max_size=max_length))
+    return counts, message
+
+
+def adaptive_counts(k):
+    """An adaptive model: add-one counts of the symbols so far (the decoder can recompute them)."""
+
+    def model(prefix):
+        counts = [1] * k
+        for symbol in prefix:
+            counts[symbol] += 1
+        return counts
+
+    return model
+
+
+class TestArithmeticCoding:
+    def test_worked_example(self):
+        # [3, 1]: q = 3/4, 3/4, 1/4, 3/4, product 27/256, ideal 3.245 bits; 4 bits come out.
+        assert arithmetic_encode([0, 0, 1, 0], [3, 1]) == "0111"
+        assert ideal_code_length([0, 0, 1, 0], [3, 1]) == pytest.approx(-math.log2(27 / 256))
+
+    @settings(max_examples=300, deadline=None)
+    @given(static_model_and_message())
+    def test_round_trip_and_length_static(self, case):
+        counts, message = case
+        bits = arithmetic_encode(message, counts)
+        assert arithmetic_decode(bits, len(message), counts) == message
+        assert len(bits) <= length_bound(message, counts) + 1e-9
+
+    @settings(max_examples=100, deadline=None)
+    @given(st.integers(1, 6), st.data())
+    def test_round_trip_and_length_adaptive(self, k, data):
+        message = data.draw(st.lists(st.integers(0, k - 1), max_size=80))
+        model = adaptive_counts(k)
+        bits = arithmetic_encode(message, model)
+        assert arithmetic_decode(bits, len(message), model) == message
+        assert len(bits) <= length_bound(message, model) + 1e-9
+
+    @settings(max_examples=100, deadline=None)
+    @given(st.integers(1, 5), st.integers(0, 2**32 - 1), st.data())
+    def test_round_trip_context_model(self, k, seed, data):
+        """A model whose table depends on the previous symbol (random counts, zeros allowed, as a tensor)."""
+        g = torch.Generator().manual_seed(seed)
+        tables = torch.randint(0, 50, (k + 1, k), generator=g)  # row k: the table of the first step
+        tables[:, 0] += 1  # every row can code symbol 0, so no total is 0
+
+        def model(prefix):
+            return tables[prefix[-1] if prefix else k]
+
+        message, previous = [], k
+        for _ in range(data.draw(st.integers(0, 50))):
+            allowed = [s for s in range(k) if tables[previous, s] > 0]
+            previous = data.draw(st.sampled_from(allowed))
+            message.append(previous)
+        bits = arithmetic_encode(message, model)
+        assert arithmetic_decode(bits, len(message), model) == message
+        assert len(bits) <= length_bound(message, lambda prefix: model(prefix).tolist()) + 1e-9
+
+    def test_tensor_inputs(self):
+        counts = torch.tensor([5, 2, 9])
+        message = torch.tensor([2, 2, 0, 1, 2])
+        bits = arithmetic_encode(message, counts)
+        assert arithmetic_decode(bits, 5, counts) == message.tolist()
+
+    def test_dominant_symbol_costs_almost_nothing(self):
+        counts = [ARITHMETIC_MAX_TOTAL - 1, 1]
+        message = [0] * 10_000
+        bits = arithmetic_encode(message, counts)
+        # 10,000 symbols of probability 1 - 2**-16: 0.22 bits of surprise in all.
+        assert ideal_code_length(message, counts) < 0.25
+        assert len(bits) <= 3
+        assert arithmetic_decode(bits, len(message), counts) == message
+
+    @pytest.mark.parametrize("k, n", [(2, 6), (3, 4), (4, 3)])
+    def test_brute_force_all_messages(self, k, n):
+        """Every message of length n: decodes back, codes are distinct, the bound holds, also on average."""
+        counts = [2 ** (i + 1) - 1 for i in range(k)]  # 1, 3, 7, 15: not dyadic
+        total = sum(counts)
+        codes = {}
+        mean_length = Fraction(0)
+        for message in itertools.product(range(k), repeat=n):
+            bits = arithmetic_encode(list(message), counts)
+            assert arithmetic_decode(bits, n, counts) == list(message)
+            assert len(bits) <= length_bound(list(message), counts) + 1e-9
+            codes[bits] = message
+            probability = math.prod(Fraction(counts[s], total) for s in message)
+            mean_length += probability * len(bits)
+        assert len(codes) == k**n  # distinct messages get distinct codes
+        q = torch.tensor(counts, dtype=torch.float64) / total
+        entropy_bits = entropy(q, base=2).item()
+        # Averaged over messages drawn from the model itself, the bound reads: at most n H + 2 + rounding.
+        assert float(mean_length) <= n * entropy_bits + 2 + n * rounding_bits(total)
+
+    def test_interval_matches_exact_fractions(self):
+        """The decoded value's binary fraction lies in the message's exact interval, up to rounding."""
+        counts = [1, 3, 7]
+        total = sum(counts)
+        for message in itertools.product(range(3), repeat=3):
+            bits = arithmetic_encode(list(message), counts)
+            low, width = Fraction(0), Fraction(1)
+            for s in message:
+                low += width * Fraction(sum(counts[:s]), total)
+                width *= Fraction(counts[s], total)
+            value = Fraction(int(bits, 2), 2 ** len(bits))
+            slack = Fraction(len(message), 2**30)  # each step moves an end by < 1 / 2**30 of the width
+            assert low - slack <= value < low + width + slack
+
+    def test_errors(self):
+        with pytest.raises(ValueError, match=r"symbols\[1\] is 1, which the model gives frequency 0"):
+            arithmetic_encode([0, 1], [3, 0])
+        with pytest.raises(IndexError, match=r"symbols\[0\] is 2; the model's table at this step has 2 symbols"):
+            arithmetic_encode([2], [3, 1])
+        with pytest.raises(TypeError, match=r"symbols\[0\] must be an int; got 0.5 \(float\)"):
+            arithmetic_encode([0.5], [3, 1])
+        with pytest.raises(TypeError, match=r"model\[1\] must be an int >= 0; got 1.5 \(float\)"):
+            arithmetic_encode([0], [3, 1.5])
+        with pytest.raises(ValueError, match=r"model\[0\] must be an int >= 0; got -1"):
+            arithmetic_encode([0], [-1, 3])
+        with pytest.raises(ValueError, match=r"total frequency in \[1, 65536\] \(ARITHMETIC_MAX_TOTAL\); got 0"):
+            arithmetic_encode([], [0, 0])
+        with pytest.raises(ValueError, match=r"got 65537"):
+            arithmetic_encode([0], [ARITHMETIC_MAX_TOTAL, 1])
+        with pytest.raises(TypeError, match=r"model has dtype torch.float32"):
+            arithmetic_encode([0], torch.tensor([0.5, 0.5]))
+        with pytest.raises(TypeError, match=r"model\(1 symbols\) must be a sequence"):
+            arithmetic_encode([0, 0], lambda prefix: [1] if not prefix else None)
+        with pytest.raises(TypeError, match=r"symbols must be a sequence of symbol indices; got str"):
+            arithmetic_encode("01", [1, 1])
+        with pytest.raises(ValueError, match=r"bits must hold only '0' and '1'; got \['2'\]"):
+            arithmetic_decode("012", 1, [1, 1])
+        with pytest.raises(ValueError, match=r"n must be an int >= 0; got -1"):
+            arithmetic_decode("01", -1, [1, 1])
+        with pytest.raises(TypeError, match=r"bits must be a string"):
+            arithmetic_decode([0, 1], 1, [1, 1])
