@@ -473,7 +473,7 @@ def block_distribution(p: ArrayLike, n: int) -> torch.Tensor:
 #: The width of the coder's registers in bits (``low`` and ``high`` lie in ``[0, 2**32)``).
 ARITHMETIC_PRECISION = 32
 #: The largest total frequency a model may give at one step. The coder's interval is wider than
-#: ``2**30`` after every step, so each symbol of frequency >= 1 keeps a non-empty share of it;
+#: ``2**30`` before every step (after rescaling), so each symbol of frequency >= 1 keeps a non-empty share of it;
 #: a cap well below ``2**30`` also keeps the rounding loss per symbol tiny (see
 #: :func:`arithmetic_encode`).
 ARITHMETIC_MAX_TOTAL = 1 << 16
@@ -569,8 +569,9 @@ def arithmetic_encode(
 
     The coder is the integer one of Witten, Neal and Cleary (1987): ``low`` and ``high`` are
     32-bit integers; a leading bit on which both agree is sent and shifted out, and an interval
-    that straddles the midpoint inside ``[1/4, 3/4)`` is expanded around it while the bit it
-    will resolve to is remembered as *pending* (underflow). The message ends with two bits
+    that straddles the midpoint inside ``[1/4, 3/4)`` is expanded around it, and the coder
+    counts one *pending* bit (underflow), whose value is not yet known: it is sent later as the
+    opposite of the next bit that is settled. The message ends with two bits
     (plus the pending ones) that pick a point inside the last interval; the decoder reads
     zeros past the end. The length :math:`|c|` of the output :math:`c` obeys
 
@@ -597,8 +598,8 @@ def arithmetic_encode(
 
     Raises:
         TypeError: if a symbol or a frequency is not an integer.
-        ValueError: if a table's total is outside ``[1, ARITHMETIC_MAX_TOTAL]``, or a symbol
-            has frequency 0 where it occurs.
+        ValueError: if a frequency is negative, a table's total is outside
+            ``[1, ARITHMETIC_MAX_TOTAL]``, or a symbol has frequency 0 where it occurs.
         IndexError: if a symbol lies outside its table.
 
     >>> arithmetic_encode([0, 0, 1, 0], [3, 1])
@@ -656,6 +657,13 @@ def arithmetic_decode(
 
     Returns:
         The ``n`` symbol indices.
+
+    Raises:
+        TypeError: if ``bits`` is not a string, or ``n`` or a frequency of the model is not an
+            integer.
+        ValueError: if ``bits`` holds a character other than ``"0"`` and ``"1"``, ``n`` is
+            negative, or a table of the model has a negative frequency or a total outside
+            ``[1, ARITHMETIC_MAX_TOTAL]``.
 
     >>> arithmetic_decode(arithmetic_encode([2, 0, 2], [1, 2, 5]), 3, [1, 2, 5])
     [2, 0, 2]
