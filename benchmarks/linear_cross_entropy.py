@@ -53,6 +53,7 @@ from celib.linear_cross_entropy import default_chunk_size, linear_cross_entropy
 
 MIB = 2**20
 CHILD_ENV = {"MALLOC_MMAP_THRESHOLD_": "65536"}  # freed tensors go back to the OS
+PROC_SELF = "/proc/self"  # Linux: this process's status and its peak-memory reset
 
 
 def naive(x, w, y):
@@ -113,7 +114,7 @@ def lower_bound_bytes(n, d, v, dtype) -> int:
 
 
 def _status_bytes(field: str) -> int:
-    with open("/proc/self/status") as status:
+    with open(f"{PROC_SELF}/status") as status:
         for line in status:
             if line.startswith(field + ":"):
                 return int(line.split()[1]) * 1024  # reported in kB
@@ -135,7 +136,7 @@ def measure(
     for run in range(repeats + 1):  # run 0 is the warm-up
         x.grad = w.grad = None
         if run == 1:
-            with open("/proc/self/clear_refs", "w") as clear_refs:
+            with open(f"{PROC_SELF}/clear_refs", "w") as clear_refs:
                 clear_refs.write("5")  # reset the peak resident size (VmHWM)
             baseline = _status_bytes("VmRSS")  # the inputs, and what torch keeps
         start = time.perf_counter()
