@@ -348,10 +348,12 @@ def logit_adjusted_cross_entropy(
     :math:`y_i` is ``ignore_index``; ``reduction`` works as in ``F.cross_entropy``. Adding
     :math:`\tau \ln \pi` lowers the loss of predicting a frequent class, so the model's own
     logits :math:`z` need not carry the prior: with :math:`\tau = 1` the softmax of
-    :math:`z + \ln \pi` models the training distribution, and :math:`\operatorname{argmax}_k z_{ik}`
-    is the prediction that minimises the balanced error, the mean over classes of the error
-    rate, when the test set is balanced (Menon et al., 2021). Predict with the unshifted
-    :math:`z`. ``tau=0`` is ``F.cross_entropy``.
+    :math:`z + \ln \pi` models the training distribution, so at the loss's minimum
+    :math:`\operatorname{argmax}_k z_{ik}` is the prediction with the smallest balanced error,
+    the mean over the classes of their error rates (Menon et al., 2021). That is the error of
+    a test set with a uniform prior: predict with the unshifted :math:`z` there, and with
+    :math:`z + \ln \pi` for a test set with the training prior. ``tau=0`` is
+    ``F.cross_entropy``.
 
     Args:
         input: logits of shape ``(N, C)`` or ``(N, C, d1, ...)`` (or ``(C,)`` unbatched).
@@ -426,6 +428,14 @@ def accumulate_cross_entropy(
     - ``normalization="per_micro_batch"`` backpropagates :math:`(S_m / W_m) / M` for
       :math:`M` micro-batches, the average of per-micro-batch means. It over-weights the
       targets of micro-batches with few valid targets: biased unless all :math:`W_m` are equal.
+      It is what Hugging Face Transformers' ``Trainer`` computed before its October 2024 fix,
+      which divides the summed token losses by the number of non-ignored labels over all
+      accumulation steps (``num_items_in_batch``), as ``"global"`` does.
+
+    Both are per-token means. A per-sequence mean (each sequence's mean over its valid
+    targets, averaged over the sequences) is a different loss; it accumulates exactly when
+    every micro-batch backpropagates the sum of its sequences' means divided by the total
+    number of sequences, which this function does not compute.
 
     ``normalization`` is not a ``reduction``: both choices return a mean; they differ in what
     the sum is divided by. Gradients are added to the parameters' ``.grad`` (call
