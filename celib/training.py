@@ -10,6 +10,8 @@ Two losses built on ``reduction="none"`` complete it: :func:`focal_loss` reweigh
 example by :math:`(1 - p_t)^\gamma`, and :func:`accumulate_cross_entropy` accumulates the
 gradient over micro-batches with padded (``ignore_index``) targets, normalised either by the
 total number of valid targets (exact) or per micro-batch (the common, biased shortcut).
+:func:`logit_adjusted_cross_entropy` adds :math:`\tau \ln \pi` to the logits inside the loss,
+for training on class-imbalanced data (Menon et al., 2021).
 
 ``focal_loss`` lives here, not in :mod:`celib.functional`: that module re-implements
 PyTorch's own losses from elementary operations, and PyTorch has no focal loss. This one is
@@ -36,15 +38,27 @@ from celib._checks import (
     check_class_indices,
     check_class_weight,
     check_cross_entropy_args,
+    check_distribution,
+    check_floating,
     check_int,
     check_model,
     check_optional_int,
     check_pair,
     check_real,
+    check_same_dtype,
+    check_values,
     target_weights,
 )
 
-__all__ = ["History", "accumulate_cross_entropy", "evaluate", "fit", "focal_loss", "train_epoch"]
+__all__ = [
+    "History",
+    "accumulate_cross_entropy",
+    "evaluate",
+    "fit",
+    "focal_loss",
+    "logit_adjusted_cross_entropy",
+    "train_epoch",
+]
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -310,6 +324,69 @@ def focal_loss(
     return apply_reduction(losses, reduction, w_y.sum())
 
 
+def logit_adjusted_cross_entropy(
+    input: torch.Tensor,
+    target: torch.Tensor,
+    weight: torch.Tensor | None = None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+    *,
+    prior: torch.Tensor,
+    tau: float = 1.0,
+) -> torch.Tensor:
+    r"""Cross entropy of the logits shifted by :math:`\tau \ln \pi`: the logit-adjusted loss.
+
+    With the training set's class prior :math:`\pi` (``prior``, the class frequencies),
+    element :math:`i` has loss
+
+    .. math::
+
+        \ell_i = -w_{y_i} \ln \frac{e^{z_{i y_i} + \tau \ln \pi_{y_i}}}{\sum_k e^{z_{ik} + \tau \ln \pi_k}}
+        = -w_{y_i} \ln \frac{\pi_{y_i}^\tau e^{z_{i y_i}}}{\sum_k \pi_k^\tau e^{z_{ik}}}
+
+    (:math:`w_{y_i} = 1` when ``weight`` is None), or 0 if
+    :math:`y_i` is ``ignore_index``; ``reduction`` works as in ``F.cross_entropy``. Adding
+    :math:`\tau \ln \pi` lowers the loss of predicting a frequent class, so the model's own
+    logits :math:`z` need not carry the prior: with :math:`\tau = 1` the softmax of
+    :math:`z + \ln \pi` models the training distribution, so at the loss's minimum
+    :math:`\operatorname{argmax}_k z_{ik}` is the prediction with the smallest balanced error,
+    the mean over the classes of their error rates (Menon et al., 2021). That is the error of
+    a test set with a uniform prior: predict with the unshifted :math:`z` there, and with
+    :math:`z + \ln \pi` for a test set with the training prior. ``tau=0`` is
+    ``F.cross_entropy``.
+
+    Args:
+        input: logits of shape ``(N, C)`` or ``(N, C, d1, ...)`` (or ``(C,)`` unbatched).
+        target: class indices in ``[0, C)`` or ``ignore_index``, shape ``(N,)`` or ``(N, d1, ...)``.
+        weight: optional per-class weights of shape ``(C,)``.
+        ignore_index: target value whose elements contribute neither loss nor gradient.
+        reduction: ``"none"``, ``"mean"`` or ``"sum"``.
+        prior: the class prior :math:`\pi`, shape ``(C,)``, entries > 0 summing to 1, in the
+            input's dtype.
+        tau: the scale :math:`\tau \ge 0` of the adjustment.
+
+    >>> logits = torch.zeros(1, 2)
+    >>> prior = torch.tensor([0.9, 0.1])
+    >>> logit_adjusted_cross_entropy(logits, torch.tensor([1]), prior=prior)  # -ln 0.1
+    tensor(2.3026)
+    """
+    tau = check_real(tau, "tau", minimum=0)
+    indices, _ = check_cross_entropy_args(input, target, weight, ignore_index, reduction, allow_probabilities=False)
+    assert indices is not None  # allow_probabilities=False: always class indices
+    num_classes = input.shape[0 if input.dim() == 1 else 1]
+    check_floating(prior, "prior", "probabilities")
+    check_same_dtype(prior, "prior", input)
+    if tuple(prior.shape) != (num_classes,):
+        raise ValueError(
+            f"prior has shape {tuple(prior.shape)}; expected (C,) = ({num_classes},), one probability per class"
+        )
+    check_distribution(prior, "prior")
+    check_values(prior, "prior", prior.detach() > 0, "probabilities > 0 (ln 0 would be -inf)")
+    # (C,) -> (C, 1, ..., 1): broadcast along the class dim of (C,) or (N, C, d1, ...)
+    shift = (tau * prior.log()).reshape((num_classes,) + (1,) * max(input.dim() - 2, 0))
+    return F.cross_entropy(input + shift, indices, weight=weight, ignore_index=ignore_index, reduction=reduction)
+
+
 def _denominators(
     targets: list[torch.Tensor], weight: torch.Tensor | None, ignore_index: int, normalization: str
 ) -> list[float]:
@@ -351,6 +428,14 @@ def accumulate_cross_entropy(
     - ``normalization="per_micro_batch"`` backpropagates :math:`(S_m / W_m) / M` for
       :math:`M` micro-batches, the average of per-micro-batch means. It over-weights the
       targets of micro-batches with few valid targets: biased unless all :math:`W_m` are equal.
+      It is what Hugging Face Transformers' ``Trainer`` computed before its October 2024 fix,
+      which divides the summed token losses by the number of non-ignored labels over all
+      accumulation steps (``num_items_in_batch``), as ``"global"`` does.
+
+    Both are per-token means. A per-sequence mean (each sequence's mean over its valid
+    targets, averaged over the sequences) is a different loss; it accumulates exactly when
+    every micro-batch backpropagates the sum of its sequences' means divided by the total
+    number of sequences, which this function does not compute.
 
     ``normalization`` is not a ``reduction``: both choices return a mean; they differ in what
     the sum is divided by. Gradients are added to the parameters' ``.grad`` (call

@@ -192,3 +192,96 @@ class TestFitTemperature:
             fit_temperature(torch.zeros(2, 3), torch.tensor([0]))
         with pytest.raises(ValueError, match=r"^max_iter must be an int >= 1; got 0$"):
             fit_temperature(torch.zeros(2, 3), torch.tensor([0, 1]), max_iter=0)
+
+
+def equal_mass_ece_by_loop(probs, labels, n_bins):
+    """Reference equal-mass ECE: sort by confidence, cut the sorted list at ranks floor(bN/n)."""
+    confidence, prediction = probs.max(dim=1)
+    order = confidence.argsort().tolist()
+    n = len(order)
+    total = 0.0
+    for b in range(n_bins):
+        members = order[b * n // n_bins : (b + 1) * n // n_bins]
+        if members:
+            acc = sum(prediction[i].item() == labels[i].item() for i in members) / len(members)
+            conf = sum(confidence[i].item() for i in members) / len(members)
+            total += len(members) / n * abs(acc - conf)
+    return total
+
+
+class TestEqualMassBins:
+    def test_counts_by_hand(self):
+        probs, labels = two_class([0.55, 0.7, 0.75, 0.95, 1.0, 0.6], [True] * 6)
+        curve = reliability_curve(probs, labels, n_bins=3, binning="mass")
+        assert curve.count.tolist() == [2, 2, 2]
+        assert curve.edges.tolist() == [0.0, 0.6, 0.75, 1.0]  # the largest confidence of each bin
+
+    @settings(max_examples=20)
+    @given(seed=st.integers(0, 2**31 - 1), n_bins=st.integers(1, 20), n=st.integers(1, 80))
+    def test_matches_a_plain_loop(self, seed, n_bins, n):
+        g = torch.Generator().manual_seed(seed)
+        probs = (3 * torch.randn(n, 4, generator=g, dtype=F64)).softmax(dim=1)  # distinct confidences
+        labels = torch.randint(0, 4, (n,), generator=g)
+        curve = reliability_curve(probs, labels, n_bins=n_bins, binning="mass")
+        sizes = [(b + 1) * n // n_bins - b * n // n_bins for b in range(n_bins)]
+        assert curve.count.tolist() == sizes  # floor(N/n) or ceil(N/n) each
+        got = expected_calibration_error(probs, labels, n_bins=n_bins, binning="mass").item()
+        assert got == pytest.approx(equal_mass_ece_by_loop(probs, labels, n_bins), abs=1e-12)
+
+    def test_width_is_the_default(self):
+        probs, labels = two_class([0.55, 0.7, 0.75, 0.95, 1.0, 0.6], [True, False, True, True, False, True])
+        assert expected_calibration_error(probs, labels, 4) == expected_calibration_error(
+            probs, labels, 4, binning="width"
+        )
+        assert expected_calibration_error(probs, labels, 4) != expected_calibration_error(
+            probs, labels, 4, binning="mass"
+        )
+
+    def test_tied_confidences_share_a_bin(self):
+        probs, labels = two_class([0.8] * 5 + [0.9], [True] * 6)
+        curve = reliability_curve(probs, labels, n_bins=3, binning="mass")
+        assert curve.count.tolist() == [5, 0, 1]  # the five ties fall in the lowest bin
+
+    def test_more_bins_than_predictions_leaves_bins_empty(self):
+        probs, labels = two_class([0.7, 0.9], [True, False])
+        curve = reliability_curve(probs, labels, n_bins=5, binning="mass")
+        assert curve.count.sum().item() == 2 and (curve.count <= 1).all()
+
+    def test_rejects_bad_binning_and_no_rows(self):
+        probs, labels = two_class([0.9, 0.8], [True, False])
+        with pytest.raises(ValueError, match=r"^binning must be one of 'width', 'mass'; got 'quantile'$"):
+            expected_calibration_error(probs, labels, binning="quantile")
+        with pytest.raises(TypeError, match=r"^binning must be one of 'width', 'mass'; got 1 \(int\)$"):
+            reliability_curve(probs, labels, binning=1)
+        with pytest.raises(ValueError, match=r"^probs has 0 rows; binning='mass' needs at least one prediction"):
+            expected_calibration_error(probs[:0], labels[:0], binning="mass")
+
+
+class TestBinningBias:
+    """The docstring's claim: a calibrated model's expected ECE is about sum_b |B_b|/N sigma_b sqrt(2/pi) > 0."""
+
+    def test_one_bin_matches_the_normal_approximation(self):
+        n, c, repeats = 400, 0.7, 2000
+        probs = torch.tensor([[c, 1 - c]], dtype=F64).expand(n, 2)
+        g = torch.Generator().manual_seed(0)
+        eces = torch.stack(
+            [expected_calibration_error(probs, (torch.rand(n, generator=g) > c).long(), 1) for _ in range(repeats)]
+        )
+        predicted = math.sqrt(c * (1 - c) / n) * math.sqrt(2 / math.pi)
+        assert eces.mean().item() == pytest.approx(predicted, rel=0.05)
+
+    def test_bias_shrinks_with_n_and_grows_with_bins(self):
+        g = torch.Generator().manual_seed(1)
+
+        def mean_ece(n, n_bins, binning):
+            values = []
+            for _ in range(60):
+                probs = (2 * torch.randn(n, 5, generator=g, dtype=F64)).softmax(dim=1)
+                labels = torch.multinomial(probs, 1, generator=g).squeeze(1)  # calibrated by construction
+                values.append(expected_calibration_error(probs, labels, n_bins, binning=binning))
+            return torch.stack(values).mean().item()
+
+        for binning in ("width", "mass"):
+            small, large = mean_ece(200, 15, binning), mean_ece(20_000, 15, binning)
+            assert small > 0 and 5 < small / large < 20  # about sqrt(100) = 10
+            assert mean_ece(2000, 5, binning) < mean_ece(2000, 50, binning)

@@ -9,7 +9,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from celib.training import History, accumulate_cross_entropy, evaluate, fit, focal_loss, train_epoch
+from celib.training import (
+    History,
+    accumulate_cross_entropy,
+    evaluate,
+    fit,
+    focal_loss,
+    logit_adjusted_cross_entropy,
+    train_epoch,
+)
 from tests.strategies import F64, classification_problem
 
 
@@ -415,3 +423,98 @@ class TestLoop:
     def test_uint8_targets_are_class_indices(self):
         model, (x, y) = TinyModel(), toy_data()
         assert evaluate(model, (x, y.to(torch.uint8))) == evaluate(model, (x, y))
+
+
+class TestLogitAdjustedCrossEntropy:
+    def prior(self, num_classes, seed=0):
+        g = torch.Generator().manual_seed(seed)
+        return (torch.rand(num_classes, generator=g, dtype=F64) + 0.05).softmax(0)
+
+    @pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+    @pytest.mark.parametrize("use_weight", [False, True])
+    def test_matches_the_formula(self, reduction, use_weight):
+        logits, target, weight = random_problem(3, n=9, num_classes=4, ignore_fraction=0.3)
+        weight = weight if use_weight else None
+        prior, tau = self.prior(4), 1.7
+        got = logit_adjusted_cross_entropy(logits, target, weight, reduction=reduction, prior=prior, tau=tau)
+        # naive: -w_y (z_y + tau ln pi_y) + w_y ln sum_k pi_k^tau e^{z_k}, 0 where ignored
+        keep = target != -100
+        safe = torch.where(keep, target, 0)
+        w_y = (weight[safe] if weight is not None else torch.ones_like(logits[:, 0])) * keep
+        z_y = logits.gather(1, safe[:, None]).squeeze(1)
+        lse = torch.log((prior**tau * logits.exp()).sum(1))
+        losses = w_y * (lse - z_y - tau * prior.log()[safe])
+        expected = {"none": losses, "sum": losses.sum(), "mean": losses.sum() / w_y.sum()}[reduction]
+        torch.testing.assert_close(got, expected, rtol=1e-12, atol=1e-12)
+
+    def test_tau_zero_is_cross_entropy_and_uniform_prior_changes_nothing(self):
+        logits, target, _ = random_problem(1, n=6, num_classes=5)
+        torch.testing.assert_close(
+            logit_adjusted_cross_entropy(logits, target, prior=self.prior(5), tau=0.0), F.cross_entropy(logits, target)
+        )
+        uniform = torch.full((5,), 0.2, dtype=F64)
+        torch.testing.assert_close(
+            logit_adjusted_cross_entropy(logits, target, prior=uniform), F.cross_entropy(logits, target)
+        )
+
+    def test_zero_logits_give_the_prior_entropy(self):
+        target = torch.tensor([0, 0, 0, 1, 2, 2])
+        prior = torch.bincount(target).to(F64) / len(target)
+        loss = logit_adjusted_cross_entropy(torch.zeros(6, 3, dtype=F64), target, prior=prior)
+        assert loss.item() == pytest.approx(-(prior * prior.log()).sum().item(), rel=1e-12)
+
+    def test_minimiser_is_the_log_of_the_balanced_distribution(self):
+        # one input, labels with frequencies pi: the adjusted loss is minimised by z = ln(pi / pi) + const
+        target = torch.tensor([0] * 6 + [1] * 3 + [2])
+        prior = torch.tensor([0.6, 0.3, 0.1], dtype=F64)
+        z = torch.zeros(1, 3, dtype=F64, requires_grad=True)
+        optimizer = torch.optim.LBFGS([z], line_search_fn="strong_wolfe", tolerance_grad=1e-12)
+
+        def closure():
+            optimizer.zero_grad()
+            loss = logit_adjusted_cross_entropy(z.expand(10, 3), target, prior=prior)
+            loss.backward()
+            return loss
+
+        optimizer.step(closure)
+        # plain cross entropy would learn softmax(z) = pi; the adjusted loss leaves the prior out
+        torch.testing.assert_close(z.detach().softmax(1), torch.full((1, 3), 1 / 3, dtype=F64), atol=1e-6, rtol=0)
+
+    def test_spatial_and_unbatched_inputs(self):
+        logits, target, _ = random_problem(2, n=3, num_classes=4, extra=(5,))  # (3, 4, 5), (3, 5)
+        prior = self.prior(4)
+        flat = logits.movedim(1, -1).reshape(-1, 4)
+        torch.testing.assert_close(
+            logit_adjusted_cross_entropy(logits, target, prior=prior),
+            logit_adjusted_cross_entropy(flat, target.reshape(-1), prior=prior),
+        )
+        one = logit_adjusted_cross_entropy(logits[0, :, 0], target[0, 0], prior=prior)
+        torch.testing.assert_close(one, logit_adjusted_cross_entropy(logits[:1, :, 0], target[:1, 0], prior=prior))
+
+    def test_gradient_is_the_shifted_softmax_minus_one_hot(self):
+        logits, target, _ = random_problem(4, n=5, num_classes=3)
+        logits.requires_grad_(True)
+        prior = self.prior(3)
+        logit_adjusted_cross_entropy(logits, target, prior=prior, reduction="sum").backward()
+        expected = (logits.detach() + prior.log()).softmax(1) - F.one_hot(target, 3)
+        torch.testing.assert_close(logits.grad, expected, rtol=1e-12, atol=1e-12)
+
+    def test_rejects_bad_prior_and_tau(self):
+        logits, target = torch.zeros(2, 3, dtype=F64), torch.tensor([0, 1])
+        prior = torch.full((3,), 1 / 3, dtype=F64)
+        with pytest.raises(ValueError, match=r"^prior has shape \(2,\); expected \(C,\) = \(3,\), one probability"):
+            logit_adjusted_cross_entropy(logits, target, prior=prior[:2] * 1.5)
+        with pytest.raises(ValueError, match=r"^prior must sum to 1 along dim -1"):
+            logit_adjusted_cross_entropy(logits, target, prior=torch.full((3,), 0.5, dtype=F64))
+        with pytest.raises(ValueError, match=r"^prior must hold probabilities > 0 \(ln 0 would be -inf\); got 0.0$"):
+            logit_adjusted_cross_entropy(logits, target, prior=torch.tensor([0.5, 0.5, 0.0], dtype=F64))
+        with pytest.raises(
+            TypeError, match=r"^prior has dtype torch.float32; it must match input's dtype torch.float64$"
+        ):
+            logit_adjusted_cross_entropy(logits, target, prior=prior.float())
+        with pytest.raises(TypeError, match=r"^prior must be a torch.Tensor; got list$"):
+            logit_adjusted_cross_entropy(logits, target, prior=[1 / 3] * 3)
+        with pytest.raises(ValueError, match=r"^tau must be a finite real number >= 0; got"):
+            logit_adjusted_cross_entropy(logits, target, prior=prior, tau=-1.0)
+        with pytest.raises(IndexError, match=r"^target must hold class indices in \[0, 3\)"):
+            logit_adjusted_cross_entropy(logits, torch.tensor([0, 3]), prior=prior)
