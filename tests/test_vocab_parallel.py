@@ -96,7 +96,6 @@ class TestVocabParallel:
             shard = slice(r.vocab_start, r.vocab_start + r.grad_weight_shard.shape[0])
             torch.testing.assert_close(r.grad_weight_shard, grad_w[shard], rtol=1e-9, atol=1e-9)
 
-
     @pytest.mark.slow  # spawns two processes
     def test_chunked_ranks_keep_less_and_run_the_collectives_per_chunk(self):
         n, d, sizes, rows = 10, 4, [6, 5], 4  # ceil(10 / 4) = 3 chunks
