@@ -24,6 +24,38 @@ class TestVocabParallel:
         for g, h in zip(got_grads, want_grads):
             torch.testing.assert_close(g, h, rtol=1e-9, atol=1e-9)
 
+    @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+    @pytest.mark.parametrize("chunk_size", [1, 3, 10, 64])  # 3 does not divide N = 10; 64 > N
+    def test_chunked_matches_naive_and_unchunked(self, one_rank_group, reduction, chunk_size):
+        x, w, _, y = make_problem(10, 4, 7, ignored=(1, 6))
+        grad_output = torch.randn(10, dtype=F64) if reduction == "none" else torch.tensor(0.5, dtype=F64)
+        options = {"reduction": reduction, "label_smoothing": 0.2}
+        got, got_grads = loss_and_grads(one_rank, x, w, None, y, grad_output, chunk_size=chunk_size, **options)
+        whole, whole_grads = loss_and_grads(one_rank, x, w, None, y, grad_output, **options)
+        want, want_grads = loss_and_grads(naive, x, w, None, y, grad_output, **options)
+        torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(got, whole, rtol=1e-12, atol=1e-12)
+        for g, h, u in zip(got_grads, want_grads, whole_grads):
+            torch.testing.assert_close(g, h, rtol=1e-12, atol=1e-12)
+            torch.testing.assert_close(g, u, rtol=1e-12, atol=1e-12)
+
+    def test_chunked_in_bfloat16_keeps_the_dtypes(self, one_rank_group):
+        x, w, _, y = make_problem(12, 8, 50, dtype=torch.float32, ignored=(4,))
+        x = x / 3
+        got, got_grads = loss_and_grads(one_rank, x.bfloat16(), w.bfloat16(), None, y, chunk_size=5)
+        want, want_grads = loss_and_grads(naive, x, w, None, y)
+        assert got.dtype == torch.bfloat16 and all(g.dtype == torch.bfloat16 for g in got_grads)
+        torch.testing.assert_close(got.float(), want, rtol=2e-2, atol=2e-2)
+        for g, h in zip(got_grads, want_grads):
+            assert (g.float() - h).norm() <= 2e-2 * h.norm()
+
+    def test_bad_chunk_size(self, one_rank_group):
+        x, w, _, y = make_problem(4, 3, 5)
+        with pytest.raises(ValueError, match=r"^chunk_size must be an int >= 1 or None; got 0$"):
+            vocab_parallel_cross_entropy(x, w, y, vocab_start=0, chunk_size=0)
+        with pytest.raises(TypeError, match=r"^chunk_size must be an int >= 1 or None; got 2.0 \(float\)$"):
+            vocab_parallel_cross_entropy(x, w, y, vocab_start=0, chunk_size=2.0)
+
     def test_one_rank_in_bfloat16_is_close_to_float32(self, one_rank_group):
         x, w, _, y = make_problem(12, 8, 50, dtype=torch.float32, ignored=(4,))
         x = x / 3
@@ -63,6 +95,22 @@ class TestVocabParallel:
             torch.testing.assert_close(r.grad_input, grad_x, rtol=1e-9, atol=1e-9)
             shard = slice(r.vocab_start, r.vocab_start + r.grad_weight_shard.shape[0])
             torch.testing.assert_close(r.grad_weight_shard, grad_w[shard], rtol=1e-9, atol=1e-9)
+
+    @pytest.mark.slow  # spawns two processes
+    def test_chunked_ranks_keep_less_and_run_the_collectives_per_chunk(self):
+        n, d, sizes, rows = 10, 4, [6, 5], 4  # ceil(10 / 4) = 3 chunks
+        x, w, _, y = make_problem(n, d, sum(sizes), ignored=(3,))
+        whole = run_vocab_parallel(x, w, y, sizes, label_smoothing=0.1)
+        chunked = run_vocab_parallel(x, w, y, sizes, label_smoothing=0.1, chunk_size=rows)
+        want, (grad_x, grad_w) = loss_and_grads(naive, x, w, None, y, label_smoothing=0.1)
+        for size, a, b in zip(sizes, whole, chunked):
+            torch.testing.assert_close(b.loss, want, rtol=1e-12, atol=1e-12)
+            torch.testing.assert_close(b.grad_input, grad_x, rtol=1e-12, atol=1e-12)
+            torch.testing.assert_close(b.grad_weight_shard, a.grad_weight_shard, rtol=1e-12, atol=1e-12)
+            assert a.saved_bytes == n * size * 8  # the (N, V_r) float64 gradient of the logits
+            assert b.saved_bytes == n * 8  # the N log-sum-exps
+            assert a.collectives == ["allgather_", "allreduce_", "allreduce_", "allreduce_"]
+            assert b.collectives == ["allgather_"] + ["allreduce_", "allreduce_"] * 3 + ["allreduce_"]
 
 
 class TestBadInput:
