@@ -34,6 +34,7 @@ from tests.strategies import F64, generator
 C = 4  # classes (the vocabulary of the linear losses)
 LOGITS = torch.randn(3, C, dtype=F64, generator=generator(0))
 TARGET = torch.tensor([0, 1, 3])
+PRIOR = torch.full((C,), 1 / C, dtype=F64)  # the class prior of logit_adjusted_cross_entropy
 HIDDEN = torch.randn(3, 2, dtype=F64, generator=generator(1))
 LAYER = torch.randn(C, 2, dtype=F64, generator=generator(2))
 PROBS = LOGITS.softmax(1)
@@ -86,6 +87,12 @@ FUNCTIONS = {
     "training.focal_loss": Function(
         lambda input=LOGITS, target=TARGET, weight=None, ignore_index=-100, reduction="mean": training.focal_loss(
             input, target, weight, ignore_index, reduction, gamma=2.0
+        ),
+        LOSS,
+    ),
+    "training.logit_adjusted_cross_entropy": Function(
+        lambda input=LOGITS, target=TARGET, weight=None, ignore_index=-100, reduction="mean": (
+            training.logit_adjusted_cross_entropy(input, target, weight, ignore_index, reduction, prior=PRIOR)
         ),
         LOSS,
     ),
