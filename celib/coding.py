@@ -166,7 +166,10 @@ def huffman_code(p: ArrayLike) -> list[str]:
 
     - **Ties** are broken deterministically: among equal weights, original symbols merge before
       merged nodes (lower index first), and older merged nodes before newer ones. With exact ties
-      this picks, among the optimal codes, one whose longest code word is as short as possible.
+      this picks, among the optimal codes, one whose longest code word is as short as possible:
+      the rule of E. S. Schwartz,
+      "An optimum encoding with minimum longest code and total number of digits", Information
+      and Control 7(1), 37-44 (1964).
       The code words are then the :func:`canonical_code` of the lengths, so the output depends
       only on ``p``.
     - **Zero-probability symbols still get code words**, at least as long as any other symbol's,
@@ -217,7 +220,7 @@ def kraft_sum(code: Sequence[str]) -> torch.Tensor:
 
 
 def is_prefix_free(code: Sequence[str]) -> bool:
-    """Whether no code word is a prefix of another (a repeated code word counts as one).
+    """Whether no code word is a prefix of another (a repeated code word is a prefix of its copy).
 
     In sorted order the words that start with ``u`` come right after ``u``, so checking
     neighbours suffices.

@@ -18,7 +18,8 @@ Conventions shared by the losses:
 Bad input raises ``TypeError`` (wrong type or dtype), ``ValueError`` (wrong value or shape) or
 ``IndexError`` (a class index or dim out of range) naming the argument, at the boundary, before
 anything is computed. Where PyTorch silently accepts nonsense (a negative
-``label_smoothing``, an ``ignore_index`` with probability targets, targets outside [0, 1]
+``label_smoothing``, a negative ``ignore_index`` other than the default with probability
+targets (PyTorch refuses a non-negative one, but a negative one it ignores), targets outside [0, 1]
 for ``binary_cross_entropy_with_logits``, ``kl_div`` inputs of different shapes, labels other
 than -1 and 1 for ``soft_margin_loss``), celib refuses it.
 

@@ -10,7 +10,10 @@ from __future__ import annotations
 import matplotlib as mpl
 from cycler import cycler
 
-#: Okabe-Ito colours, in the order the book uses them.
+#: Okabe-Ito colours by name. The book's colour cycle takes them in the order blue, orange,
+#: green, vermillion, sky, purple, yellow, black (the order of this dict).
+#:
+#: :meta hide-value:
 PALETTE = {
     "blue": "#0072B2",
     "orange": "#E69F00",

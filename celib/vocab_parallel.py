@@ -2,8 +2,11 @@ r"""Vocab-parallel cross entropy: each rank holds a slice of the output layer's 
 
 :func:`vocab_parallel_cross_entropy` shards ``weight`` over the ranks of a
 ``torch.distributed`` group; each rank holds logits for its slice of the vocabulary only, and
-three all-reduces per token (row max, sum of exponentials, target logit) give every rank the
-exact loss of :func:`celib.linear_cross_entropy.linear_cross_entropy` on the whole weight.
+two all-reduces in the forward pass, each over all rows at once (per chunk of rows with
+``chunk_size``): a MAX of the row maxima, then one packed SUM of the sums of exponentials and
+the target logits. They give every rank the exact
+loss of :func:`celib.linear_cross_entropy.linear_cross_entropy` on the whole weight; the
+backward pass adds one more, for the input's gradient.
 With ``chunk_size`` each rank also walks over the tokens in chunks, so that it never holds its
 whole ``(N, V_r)`` block of logits. :func:`run_vocab_parallel` runs it on CPU processes, for
 tests and demonstrations.
@@ -124,7 +127,7 @@ def _token_weights(target: torch.Tensor, shard: _Shard, dtype: torch.dtype) -> t
 
 
 class _VocabParallelCrossEntropy(torch.autograd.Function):
-    """Forward: three all-reduces per token give the exact loss; backward: one for grad_input.
+    """Forward: two all-reduces (MAX, one packed SUM) give the exact loss; backward: one more.
 
     Without ``chunk_size`` the forward pass keeps the gradient of this rank's logits, an
     ``(N, V_r)`` tensor in the computing dtype, and the backward pass multiplies it out. With
@@ -203,7 +206,9 @@ def vocab_parallel_cross_entropy(
 
     Rank :math:`r` holds rows ``[vocab_start, vocab_start + V_r)`` of the full ``(V, D)`` weight
     (the slices may be uneven but must tile ``[0, V)``) and computes only its logits
-    :math:`z^{(r)} = x W_r^\top`. Three all-reduces over ``group`` per token make the loss exact:
+    :math:`z^{(r)} = x W_r^\top`. Three reduced quantities per token make the loss exact; they
+    are all-reduced over ``group`` in two calls that cover every row at once (a MAX for
+    :math:`m`, then one packed SUM):
 
     .. math::
 
