@@ -222,7 +222,11 @@ def vocab_parallel_cross_entropy(
     forward to the backward pass. With ``chunk_size=R`` it computes the logits ``R`` tokens at a
     time, all-reduces each chunk's row max and packed sums (the same collectives, on ``R`` rows,
     ``ceil(N / R)`` times), keeps only the ``N`` log-sum-exps, and recomputes each chunk's logits
-    in the backward pass: at most ``(R, V_r)`` logits at a time, for one more matrix product.
+    in the backward pass: at most ``(R, V_r)`` logits at a time, for one more matrix product
+    (four of :math:`2 N V_r D` operations instead of three). Computing each chunk's gradients in
+    the forward pass instead would keep three products but not suit ``reduction='none'``;
+    chunking over blocks of the rank's vocabulary instead would keep the unchunked collectives
+    for the same four products.
 
     Every rank of ``group`` must call it with the same ``input``, ``target`` and options, and
     gets the loss of the full-vocabulary computation
