@@ -227,7 +227,11 @@ def vocab_parallel_cross_entropy(
     forward to the backward pass. With ``chunk_size=R`` it computes the logits ``R`` tokens at a
     time, all-reduces each chunk's row max and packed sums (the same collectives, on ``R`` rows,
     ``ceil(N / R)`` times), keeps only the ``N`` log-sum-exps, and recomputes each chunk's logits
-    in the backward pass: at most ``(R, V_r)`` logits at a time, for one more matrix product.
+    in the backward pass: at most ``(R, V_r)`` logits at a time, for one more matrix product
+    (four of :math:`2 N V_r D` operations instead of three). Computing each chunk's gradients in
+    the forward pass instead would keep three products but not suit ``reduction='none'``;
+    chunking over blocks of the rank's vocabulary instead would keep the unchunked collectives
+    for the same four products.
 
     Every rank of ``group`` must call it with the same ``input``, ``target`` and options, and
     gets the loss of the full-vocabulary computation
@@ -285,6 +289,7 @@ class RankResult(NamedTuple):
     vocab_start: int
     saved_bytes: int  # what the loss kept from forward to backward, the rank's inputs excluded
     collectives: list[str]  # the collectives the rank ran, in order ("allreduce_", "allgather_")
+    products: float  # the rank's matrix-product operations, forward and backward, over 2 N V_r D
 
 
 def run_vocab_parallel(
@@ -307,7 +312,11 @@ def run_vocab_parallel(
     ``reduction='none'``). Returns the ranks' results in rank order: each rank's loss and
     gradients, the bytes that autograd kept for the backward pass beyond the rank's inputs (seen
     through ``torch.autograd.graph.saved_tensors_hooks``) and the names of the collectives the
-    rank ran, forward and backward, in order. The options are those of
+    rank ran, forward and backward, in order, and how much the rank multiplied: the
+    floating-point operations of its matrix products (:class:`celib.tracing.OpRecorder`'s
+    ``matmul_flops``) in units of one product of the size of its logits, :math:`2 N V_r D`
+    (3 without ``chunk_size``: the logits, then the gradients of input and shard; 4 with it,
+    the logits being recomputed in the backward pass). The options are those of
     :func:`vocab_parallel_cross_entropy`. Meant for tests and demonstrations; a real job starts
     its processes with ``torchrun`` and calls :func:`vocab_parallel_cross_entropy` directly.
 
@@ -368,4 +377,5 @@ def _vocab_parallel_rank(
         loss.backward(torch.ones_like(loss) if grad_output is None else grad_output)
     assert x.grad is not None and shard.grad is not None  # both are leaves that require grad
     collectives = [op for op in recorder.ops if op in _COLLECTIVES]
-    return RankResult(loss.detach(), x.grad, shard.grad, start, sum(saved.values()), collectives)._asdict()
+    products = recorder.matmul_flops / (2 * x.shape[0] * shard.shape[0] * x.shape[1])
+    return RankResult(loss.detach(), x.grad, shard.grad, start, sum(saved.values()), collectives, products)._asdict()

@@ -134,6 +134,25 @@ class TestLinearCrossEntropy:
         with pytest.raises(RuntimeError, match="second backward"):
             loss.backward()
 
+    def test_op_recorder_counts_matrix_flops_like_torchs_flop_counter(self):
+        from torch.utils.flop_counter import FlopCounterMode
+
+        x, w, b, y = make_problem(6, 3, 5, bias=True)
+        batched = torch.randn(2, 6, 3, dtype=F64)
+
+        def step():
+            loss = naive(x, w, y, b) + torch.bmm(batched, w.T.expand(2, 3, 5)).square().mean()
+            loss.backward()
+
+        for t in (x, w, b):
+            t.requires_grad_()
+        with FlopCounterMode(display=False) as counter:
+            step()
+        with tracing.OpRecorder() as recorder:
+            step()
+        assert {"addmm", "mm", "bmm"} <= set(recorder.ops)
+        assert recorder.matmul_flops == counter.get_total_flops() > 0
+
     def test_gradients_computed_in_forward_become_grad_without_a_copy(self):
         x, w, _, y = make_problem(6, 3, 4)
         x.requires_grad_()

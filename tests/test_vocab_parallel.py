@@ -4,6 +4,7 @@ import pytest
 import torch
 import torch.distributed as dist
 
+from celib.tracing import OpRecorder
 from celib.vocab_parallel import run_vocab_parallel, vocab_parallel_cross_entropy
 from tests.strategies import F64, loss_and_grads, naive
 from tests.strategies import linear_problem as make_problem
@@ -48,6 +49,18 @@ class TestVocabParallel:
         torch.testing.assert_close(got.float(), want, rtol=2e-2, atol=2e-2)
         for g, h in zip(got_grads, want_grads):
             assert (g.float() - h).norm() <= 2e-2 * h.norm()
+
+    @pytest.mark.parametrize("reduction", ["mean", "none"])
+    @pytest.mark.parametrize(("chunk_size", "products"), [(None, 3), (10, 4), (3, 4), (1, 4)])
+    def test_matrix_products(self, one_rank_group, reduction, chunk_size, products):
+        # 3 products of 2 N V D: the logits, then G W and G^T x; with chunk_size the backward
+        # pass recomputes the logits, a 4th, however many chunks (3 does not divide N = 10)
+        x, w, _, y = make_problem(10, 4, 7, ignored=(1,))
+        x.requires_grad_(), w.requires_grad_()
+        with OpRecorder() as recorder:
+            loss = one_rank(x, w, y, chunk_size=chunk_size, reduction=reduction, label_smoothing=0.1)
+            loss.backward(torch.ones_like(loss))
+        assert recorder.matmul_flops == products * 2 * 10 * 7 * 4
 
     def test_bad_chunk_size(self, one_rank_group):
         x, w, _, y = make_problem(4, 3, 5)
@@ -111,6 +124,7 @@ class TestVocabParallel:
             assert b.saved_bytes == n * 8  # the N log-sum-exps
             assert a.collectives == ["allgather_", "allreduce_", "allreduce_", "allreduce_"]
             assert b.collectives == ["allgather_"] + ["allreduce_", "allreduce_"] * 3 + ["allreduce_"]
+            assert (a.products, b.products) == (3, 4)  # in units of 2 N V_r D; recomputed logits
 
 
 class TestBadInput:
