@@ -136,3 +136,34 @@ def test_an_entry_without_an_assert_is_reported():
     cell = nbformat.v4.new_code_cell("print('mistake')", execution_count=1)
     cells = [nbformat.v4.new_markdown_cell("## A pitfall"), cell, nbformat.v4.new_markdown_cell("## Summary")]
     assert undemonstrated_entries(cells) == ["A pitfall"]
+
+
+#: The longest printed line that fits an output box of the book's pages without scrolling.
+OUTPUT_WIDTH = 88
+
+
+def long_output_lines(cells, width=OUTPUT_WIDTH):
+    """(cell number, length) of each printed line wider than ``width``, outside GPU cells and
+    cells tagged ``wide-output`` (verbatim text PyTorch writes: source code, graphs, warnings)."""
+    long = []
+    for number, cell in enumerate(cells, 1):
+        if is_gpu_cell(cell) or "wide-output" in cell.metadata.get("tags", []):
+            continue
+        for output in cell.get("outputs", []):
+            stream = output.output_type == "stream"
+            text = output.get("text", "") if stream else output.get("data", {}).get("text/plain", "")
+            long += [(number, len(line)) for line in text.splitlines() if len(line) > width]
+    return long
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_printed_lines_fit_the_output_box(path):
+    assert not long_output_lines(code_cells(path)), "wrap the print, or tag verbatim output wide-output"
+
+
+def test_a_long_printed_line_is_reported():
+    cell = nbformat.v4.new_code_cell("print('x' * 89)")
+    cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="x" * 89 + "\n")]
+    assert long_output_lines([cell]) == [(1, 89)]
+    cell.metadata["tags"] = ["wide-output"]
+    assert long_output_lines([cell]) == []
