@@ -439,10 +439,12 @@ class _LinearCrossEntropy(torch.autograd.Function):
 
 
 class LinearCrossEntropyOutput(NamedTuple):
-    """What :func:`linear_cross_entropy` returns with ``return_z_loss=True``."""
+    """What :func:`linear_cross_entropy` returns with ``return_z_loss=True``: ``loss``, the loss with
+    the z-loss included (what to backpropagate), and ``z_loss``, the z-loss term alone, reduced
+    like the loss, without a gradient (for logging)."""
 
-    loss: torch.Tensor  #: the loss, z-loss included (this is what to backpropagate)
-    z_loss: torch.Tensor  #: the z-loss term alone, reduced like the loss; no gradient (for logging)
+    loss: torch.Tensor
+    z_loss: torch.Tensor
 
 
 def _prepare(
