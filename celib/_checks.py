@@ -106,6 +106,25 @@ def check_real(value: Any, name: str, *, minimum: float | None = None, maximum: 
     return number
 
 
+def check_optional_positive_real(value: Any, name: str) -> float | None:
+    """Return ``value`` as a ``float`` (a finite real number > 0, not a bool), or None if it is None.
+
+    >>> check_optional_positive_real(0, "softcap")
+    Traceback (most recent call last):
+    ...
+    ValueError: softcap must be a finite real number > 0 or None; got 0
+    """
+    if value is None:
+        return None
+    expected = "a finite real number > 0 or None"
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise TypeError(f"{name} must be {expected}; got {describe(value)}")
+    number = float(value)
+    if not (math.isfinite(number) and number > 0):
+        raise ValueError(f"{name} must be {expected}; got {value!r}")
+    return number
+
+
 def check_bool(value: Any, name: str) -> bool:
     """Return ``value`` if it is a ``bool``.
 

@@ -25,6 +25,30 @@ and the chain rule through :math:`z = x W^\top + b` gives :math:`\partial L / \p
 :math:`\partial L / \partial W = G^\top x` and :math:`\partial L / \partial b = \sum_i G_i`,
 where the rows of :math:`G` are the logit gradients scaled by the reduction.
 
+**z-loss and final-logit soft-capping.** Two options of large-model training change the
+loss of each token. Soft-capping with a cap :math:`c` (Gemma 2) replaces the logits by
+:math:`s = c \tanh(z / c)`, which lies in :math:`(-c, c)`, before everything else; the
+z-loss with coefficient :math:`\lambda` (PaLM) adds :math:`\lambda\,L_i^2`, where
+:math:`L_i = \operatorname{logsumexp}(s_i)` is the log of the softmax's normaliser, and so
+pulls :math:`L_i` towards 0. With both,
+
+.. math::
+
+    \ell_i = L_i - (1 - \varepsilon)\, s_{i y_i} - \frac{\varepsilon}{V} \sum_{j=1}^{V} s_{ij}
+             + \lambda L_i^2,
+    \qquad
+    \frac{\partial \ell_i}{\partial z_{ij}}
+        = \bigl((1 + 2 \lambda L_i)\,\mathrm{softmax}(s_i)_j - q_{ij}\bigr)
+          \bigl(1 - \tanh^2(z_{ij} / c)\bigr),
+
+since :math:`\partial L_i / \partial s_i = \mathrm{softmax}(s_i)` and
+:math:`\mathrm{d}\,(c \tanh(u / c)) / \mathrm{d}u = 1 - \tanh^2(u / c)` (without a cap,
+:math:`s = z` and the last factor is 1). The chain rule needs :math:`\tanh(z / c)` after the
+softmax has overwritten the logits, so a capped call keeps it in a second chunk-sized buffer
+(one more number of the computing dtype per logit of a chunk; :func:`default_chunk_size`
+takes it into account). Nothing else changes: still no ``(N, V)`` tensor and no extra matrix
+product.
+
 **bf16 and float16.** The softmax and the sums run in float32. A running sum of ``weight``'s
 gradient over the chunks would then need a float32 ``(V, D)`` buffer, twice the size of the
 gradient itself. Instead the pass over the tokens computes the losses, each token's
@@ -41,23 +65,31 @@ False, as in the naive computation's products.)
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple, overload
 
 import torch
 from torch.autograd.function import once_differentiable
 
 from celib._checks import (
     apply_reduction,
+    check_bool,
     check_class_indices,
     check_int,
     check_linear_args,
     check_optional_int,
+    check_optional_positive_real,
     check_real,
     check_reduction,
     target_weights,
 )
 
-__all__ = ["MIN_CHUNK_ROWS", "accumulation_dtype", "default_chunk_size", "linear_cross_entropy"]
+__all__ = [
+    "MIN_CHUNK_ROWS",
+    "LinearCrossEntropyOutput",
+    "accumulation_dtype",
+    "default_chunk_size",
+    "linear_cross_entropy",
+]
 
 #: The fewest rows :func:`default_chunk_size` gives a chunk (unless ``N`` is smaller).
 MIN_CHUNK_ROWS = 16
@@ -75,7 +107,9 @@ def accumulation_dtype(dtype: torch.dtype) -> torch.dtype:
     return torch.float32 if dtype in _LOW_PRECISION else dtype
 
 
-def default_chunk_size(num_tokens: int, hidden: int, dtype: torch.dtype = torch.float32) -> int:
+def default_chunk_size(
+    num_tokens: int, hidden: int, dtype: torch.dtype = torch.float32, *, softcap: bool = False
+) -> int:
     r"""Rows per chunk when ``chunk_size=None``: the chunk's buffers take about 1/4 of the weight gradient.
 
     A chunk of ``c`` rows needs a ``c * V`` buffer in the computing dtype (float32 for bf16 and
@@ -88,14 +122,18 @@ def default_chunk_size(num_tokens: int, hidden: int, dtype: torch.dtype = torch.
     aligned sizes) and kept between :data:`MIN_CHUNK_ROWS` and ``N``. The peak memory then stays
     within about 1.25 times the gradients themselves, unless ``D`` is so small that the chunk is
     held at 16 rows. Fewer rows save memory; more rows make the matrix products more efficient,
-    at the price of memory.
+    at the price of memory. ``softcap=True`` (a call with a ``softcap``) counts the second
+    buffer of the computing dtype that keeps :math:`\tanh(z / c)` for the chain rule.
 
     >>> default_chunk_size(8192, 4096), default_chunk_size(8192, 4096, torch.bfloat16), default_chunk_size(10, 64)
     (1024, 336, 10)
+    >>> default_chunk_size(8192, 4096, softcap=True), default_chunk_size(8192, 4096, torch.bfloat16, softcap=True)
+    (512, 192)
     """
     itemsize = torch.finfo(dtype).bits // 8
     acc = accumulation_dtype(dtype)
-    buffer_bytes = torch.finfo(acc).bits // 8 + (itemsize if acc != dtype else 0)
+    acc_bytes = torch.finfo(acc).bits // 8
+    buffer_bytes = acc_bytes * (2 if softcap else 1) + (itemsize if acc != dtype else 0)
     rows = hidden * itemsize // (4 * buffer_bytes) // MIN_CHUNK_ROWS * MIN_CHUNK_ROWS
     return max(1, min(num_tokens, max(MIN_CHUNK_ROWS, rows)))
 
@@ -128,6 +166,8 @@ class _Config:
     label_smoothing: float
     chunk_size: int  # rows of tokens per chunk of the first pass
     vocab_pass: bool
+    lse_square_scale: float = 0.0  # the z-loss coefficient lambda
+    softcap: float | None = None  # the cap c of the logits, or None
 
 
 class _Needs(NamedTuple):
@@ -148,11 +188,13 @@ class _Gradients(NamedTuple):
 
 
 class _Buffers(NamedTuple):
-    """Flat work buffers reused by every chunk: ``work`` in the computing dtype and, for bf16/fp16
-    inputs, ``staging`` in the input's dtype (matrix products read and write the input's dtype)."""
+    """Flat work buffers reused by every chunk: ``work`` in the computing dtype, for bf16/fp16
+    inputs ``staging`` in the input's dtype (matrix products read and write the input's dtype),
+    and with a soft cap ``tanh`` in the computing dtype, which keeps :math:`\tanh(z / c)`."""
 
     work: torch.Tensor
     staging: torch.Tensor | None
+    tanh: torch.Tensor | None = None
 
     def logits(self, weight: torch.Tensor, x: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
         """``weight @ x.T (+ bias)``, vocabulary-major ``(rows of weight, rows of x)``, in ``work``."""
@@ -163,6 +205,16 @@ class _Buffers(NamedTuple):
         else:
             z_t.copy_(torch.mm(weight, x.T, out=self.staging[: z_t.numel()].view(shape)))
         return z_t if bias is None else z_t.add_(bias[:, None])
+
+    def soft_cap(self, z_t: torch.Tensor, cap: float | None) -> torch.Tensor | None:
+        """Replace the logits ``z_t`` by ``cap * tanh(z_t / cap)`` in place and return ``tanh(z_t / cap)``
+        (a view of ``tanh``, same shape), which the chain rule needs; no-op and None without a cap."""
+        if cap is None:
+            return None
+        assert self.tanh is not None  # allocated for every capped call
+        t = torch.div(z_t, cap, out=self.tanh[: z_t.numel()].view(z_t.shape)).tanh_()
+        torch.mul(t, cap, out=z_t)
+        return t
 
     def for_product(self, z_t: torch.Tensor) -> torch.Tensor:
         """``z_t`` in the input's dtype, ready for a matrix product with ``input`` or ``weight``."""
@@ -176,10 +228,10 @@ class _Buffers(NamedTuple):
 
 def _loss_and_gradients(
     t: _Tensors, config: _Config, token_weight: torch.Tensor | None = None, needs: _Needs = _NO_GRADIENTS
-) -> tuple[torch.Tensor, _Gradients]:
-    r"""Per-token losses and, if ``token_weight`` is given, the ``needs``-ed gradients of
-    :math:`\sum_i a_i \ell_i` for the per-token weights :math:`a_i` = ``token_weight`` (0 for
-    ignored tokens).
+) -> tuple[torch.Tensor, torch.Tensor, _Gradients]:
+    r"""Per-token losses (z-loss included), log-sum-exps :math:`L_i` and, if ``token_weight`` is
+    given, the ``needs``-ed gradients of :math:`\sum_i a_i \ell_i` for the per-token weights
+    :math:`a_i` = ``token_weight`` (0 for ignored tokens).
 
     One pass over chunks of tokens (:func:`_token_pass`), which for float32 and float64 also
     sums the gradients of ``weight`` and ``bias`` chunk by chunk; with ``config.vocab_pass``
@@ -192,16 +244,16 @@ def _loss_and_gradients(
     block = max(1, rows * vocab // num_tokens)  # vocabulary rows per block of the second pass
     size = max(rows * vocab, block * num_tokens) if vocab_pass else rows * vocab
     staging = t.input.new_empty(size) if acc != t.input.dtype else None
-    buffers = _Buffers(t.input.new_empty(size, dtype=acc), staging)
+    tanh = t.input.new_empty(size, dtype=acc) if config.softcap is not None else None
+    buffers = _Buffers(t.input.new_empty(size, dtype=acc), staging, tanh)
     if not config.vocab_pass:
-        losses, _, grads = _token_pass(t, config, rows, buffers, token_weight, needs)
-        return losses, grads
+        return _token_pass(t, config, rows, buffers, token_weight, needs)
     losses, lse, grads = _token_pass(t, config, rows, buffers, token_weight, _Needs(input=needs.input))
     if vocab_pass:
         assert token_weight is not None  # vocab_pass implies it
         grad_weight, grad_bias = _vocab_pass(t, config, block, buffers, token_weight, lse, needs)
         grads = grads._replace(weight=grad_weight, bias=grad_bias)
-    return losses, grads
+    return losses, lse, grads
 
 
 def _token_pass(
@@ -214,13 +266,15 @@ def _token_pass(
 ) -> tuple[torch.Tensor, torch.Tensor, _Gradients]:
     r"""Losses, log-sum-exps and (with ``token_weight``) the ``needs``-ed gradients, ``chunk_size`` tokens at a time.
 
-    The work buffer holds a chunk's logits, then (in place) their exponentials, then the
-    gradient of the logits, :math:`a_i(\mathrm{softmax}(z_i) - q_i)`, which is multiplied into
-    ``grad_input[chunk]`` and accumulated into ``grad_weight`` and ``grad_bias`` (in the
-    computing dtype) before the next chunk overwrites it.
+    The work buffer holds a chunk's logits (capped, with a soft cap, while the ``tanh`` buffer
+    keeps :math:`\tanh(z / c)`), then (in place) their exponentials, then the gradient of the
+    logits, :math:`a_i((1 + 2\lambda L_i)\,\mathrm{softmax}(s_i) - q_i)` times
+    :math:`1 - \tanh^2(z_i / c)` with a cap, which is multiplied into ``grad_input[chunk]``
+    and accumulated into ``grad_weight`` and ``grad_bias`` (in the computing dtype) before the
+    next chunk overwrites it.
     """
     input, weight, bias, target, valid = t
-    eps = config.label_smoothing
+    eps, lam = config.label_smoothing, config.lse_square_scale
     num_tokens, vocab = input.shape[0], weight.shape[0]
     acc = buffers.work.dtype
 
@@ -236,6 +290,7 @@ def _token_pass(
         # The chunk's logits are kept vocabulary-major, (V, c): the three matrix products
         # (W x^T, G W, G^T x) run faster on CPU in this layout. z is the (c, V) view.
         z_t = buffers.logits(weight, x, bias)
+        tanh_t = buffers.soft_cap(z_t, config.softcap)  # z_t now holds s = c tanh(z / c)
         z = z_t.T
 
         target_logit = z.gather(1, y).squeeze(1)  # (c,)
@@ -246,16 +301,21 @@ def _token_pass(
         loss = lse[rows] - (1 - eps) * target_logit
         if logit_sum is not None:
             loss -= eps / vocab * logit_sum
+        if lam:
+            loss += lam * lse[rows].square()
         losses[rows] = torch.where(valid[rows], loss, 0)
         if token_weight is None or not any(needs):
             continue
 
-        # z <- a * (softmax - q), with q = (1 - eps) one_hot(y) + eps / V
+        # z <- a * ((1 + 2 lam L) softmax - q), with q = (1 - eps) one_hot(y) + eps / V
         a = token_weight[rows].to(acc)  # (c,)
-        z.mul_((a / sum_exp)[:, None])
+        scale = a / sum_exp if not lam else a * (1 + 2 * lam * lse[rows]) / sum_exp
+        z.mul_(scale[:, None])
         z.scatter_add_(1, y, (-(1 - eps) * a)[:, None])
         if eps:
             z.sub_((eps / vocab * a)[:, None])
+        if tanh_t is not None:  # the chain rule through s = c tanh(z / c)
+            z_t.mul_(tanh_t.square_().neg_().add_(1))
         if grad_input is not None:
             torch.mm(buffers.for_product(z_t).T, weight, out=grad_input[rows])  # (c, V) @ (V, D)
         if grad_weight is not None:
@@ -277,25 +337,31 @@ def _vocab_pass(
     r"""The gradients of ``weight`` and ``bias`` (as ``needs`` says), ``block`` vocabulary rows at a time.
 
     For the rows :math:`B` of a block, the logits of all tokens, :math:`z_{:B} = x W_B^\top`, and
-    the log-sum-exps of the first pass give :math:`G_{:B} = a\,(\mathrm{softmax} - q)_{:B}`;
-    then :math:`\partial L / \partial W_B = G_{:B}^\top x` is one matrix product over all the
-    tokens (its sum accumulates in float32) and :math:`\partial L / \partial b_B` a float32 sum.
+    the log-sum-exps of the first pass give :math:`G_{:B} = a\,(\mathrm{softmax} - q)_{:B}`
+    (with the z-loss's factor :math:`1 + 2\lambda L` on the softmax, and the cap's
+    :math:`1 - \tanh^2(z / c)` on the whole, as in :func:`_token_pass`); then
+    :math:`\partial L / \partial W_B = G_{:B}^\top x` is one matrix product over all the tokens
+    (its sum accumulates in float32) and :math:`\partial L / \partial b_B` a float32 sum.
     """
     input, weight, bias, target, valid = t
-    eps = config.label_smoothing
+    eps, lam = config.label_smoothing, config.lse_square_scale
     vocab = weight.shape[0]
     a = token_weight.to(buffers.work.dtype)  # (N,)
+    softmax_scale = a * (1 + 2 * lam * lse) if lam else a  # (N,)
     grad_weight = torch.empty_like(weight) if needs.weight else None
     grad_bias = torch.empty_like(bias) if needs.bias and bias is not None else None
     for start in range(0, vocab, block):
         stop = min(start + block, vocab)
         g_t = buffers.logits(weight[start:stop], input, None if bias is None else bias[start:stop])  # (b, N)
-        g_t.sub_(lse).exp_().mul_(a)  # a * softmax, for this block of the vocabulary
+        tanh_t = buffers.soft_cap(g_t, config.softcap)  # g_t now holds s = c tanh(z / c)
+        g_t.sub_(lse).exp_().mul_(softmax_scale)  # a (1 + 2 lam L) softmax, for this block of the vocabulary
         here = valid & (target >= start) & (target < stop)  # (N,): tokens whose target is in this block
         row = (target - start).clamp(0, stop - start - 1)[None, :]  # (1, N): the target's row in the block
         g_t.scatter_add_(0, row, (-(1 - eps) * a * here)[None, :])  # minus (1 - eps) one_hot(y)
         if eps:
             g_t.sub_(eps / vocab * a)
+        if tanh_t is not None:  # the chain rule through s = c tanh(z / c)
+            g_t.mul_(tanh_t.square_().neg_().add_(1))
         if grad_weight is not None:
             torch.mm(buffers.for_product(g_t), input, out=grad_weight[start:stop])  # (b, N) @ (N, D)
         if grad_bias is not None:
@@ -303,8 +369,18 @@ def _vocab_pass(
     return grad_weight, grad_bias
 
 
+def _reduced_z_loss(lse: torch.Tensor, valid: torch.Tensor, config: _Config) -> torch.Tensor:
+    r"""The z-loss term :math:`\lambda L_i^2` (0 for ignored tokens), reduced like the loss."""
+    z_losses = torch.where(valid, config.lse_square_scale * lse.square(), 0)
+    return apply_reduction(z_losses, config.reduction, valid.sum())
+
+
 class _LinearCrossEntropy(torch.autograd.Function):
-    """Forward computes the loss and (for 'mean'/'sum') the gradients; backward scales them."""
+    """Forward computes the loss and (for 'mean'/'sum') the gradients; backward scales them.
+
+    The second output is the z-loss term alone, for logging: it is marked non-differentiable
+    (its gradient is already part of the loss's).
+    """
 
     @staticmethod
     def forward(
@@ -315,29 +391,37 @@ class _LinearCrossEntropy(torch.autograd.Function):
         target: torch.Tensor,
         valid: torch.Tensor,
         config: _Config,
-    ) -> torch.Tensor:
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         t = _Tensors(input, weight, bias, target, valid)
         ctx.config = config
+        ctx.set_materialize_grads(False)  # no zeros for the z-loss output, which has no gradient
         if config.reduction == "none":
             # The upstream gradient differs per token: backward recomputes, chunk by chunk.
-            losses, _ = _loss_and_gradients(t, config)
+            losses, lse, _ = _loss_and_gradients(t, config)
             ctx.save_for_backward(input, weight, bias, target, valid)
-            return losses.to(input.dtype)
-        # The weight of each token in the total; the normaliser of 'mean' is known before the
-        # first chunk, so each chunk's gradient is final when it is accumulated.
-        token_weight = valid.to(accumulation_dtype(input.dtype))
-        if config.reduction == "mean":
-            token_weight /= valid.sum().clamp(min=1)
-        losses, ctx.grads = _loss_and_gradients(t, config, token_weight, _Needs(*ctx.needs_input_grad[:3]))
-        return apply_reduction(losses, config.reduction, valid.sum()).to(input.dtype)
+            loss = losses.to(input.dtype)
+        else:
+            # The weight of each token in the total; the normaliser of 'mean' is known before the
+            # first chunk, so each chunk's gradient is final when it is accumulated.
+            token_weight = valid.to(accumulation_dtype(input.dtype))
+            if config.reduction == "mean":
+                token_weight /= valid.sum().clamp(min=1)
+            needs = _Needs(*ctx.needs_input_grad[:3])
+            losses, lse, ctx.grads = _loss_and_gradients(t, config, token_weight, needs)
+            loss = apply_reduction(losses, config.reduction, valid.sum()).to(input.dtype)
+        z_loss = _reduced_z_loss(lse, valid, config).to(input.dtype)
+        ctx.mark_non_differentiable(z_loss)
+        return loss, z_loss
 
     @staticmethod
     @once_differentiable
-    def backward(ctx: Any, grad_output: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+    def backward(ctx: Any, grad_output: torch.Tensor | None, _: torch.Tensor | None) -> tuple[torch.Tensor | None, ...]:
+        if grad_output is None:  # cannot happen through the z-loss output (non-differentiable)
+            return (None,) * 6
         if ctx.config.reduction == "none":
             t = _Tensors(*ctx.saved_tensors)
             token_weight = torch.where(t.valid, grad_output, 0)
-            _, grads = _loss_and_gradients(t, ctx.config, token_weight, _Needs(*ctx.needs_input_grad[:3]))
+            _, _, grads = _loss_and_gradients(t, ctx.config, token_weight, _Needs(*ctx.needs_input_grad[:3]))
         else:
             if ctx.grads is None:
                 raise RuntimeError(
@@ -354,6 +438,15 @@ class _LinearCrossEntropy(torch.autograd.Function):
 # ---------------------------------------------------------------------------------------------
 
 
+class LinearCrossEntropyOutput(NamedTuple):
+    """What :func:`linear_cross_entropy` returns with ``return_z_loss=True``: ``loss``, the loss with
+    the z-loss included (what to backpropagate), and ``z_loss``, the z-loss term alone, reduced
+    like the loss, without a gradient (for logging)."""
+
+    loss: torch.Tensor
+    z_loss: torch.Tensor
+
+
 def _prepare(
     input: Any,
     weight: Any,
@@ -363,27 +456,67 @@ def _prepare(
     reduction: Any,
     label_smoothing: Any,
     chunk_size: Any,
+    lse_square_scale: Any = 0.0,
+    softcap: Any = None,
 ) -> tuple[_Tensors, _Config]:
     """Validate the arguments of :func:`linear_cross_entropy`; return its tensors and its options."""
     input, weight, bias, target = check_linear_args(input, weight, bias, target)
     ignore_index = check_int(ignore_index, "ignore_index")
     check_reduction(reduction)
     smoothing = check_real(label_smoothing, "label_smoothing", minimum=0, maximum=1)
+    lam = check_real(lse_square_scale, "lse_square_scale", minimum=0)
+    cap = check_optional_positive_real(softcap, "softcap")
     rows = check_optional_int(chunk_size, "chunk_size", minimum=1)
     if rows is None:
-        rows = default_chunk_size(input.shape[0], input.shape[1], input.dtype)
+        rows = default_chunk_size(input.shape[0], input.shape[1], input.dtype, softcap=cap is not None)
     check_class_indices(target, weight.shape[0], "target", ignore_index)
     valid, safe_target, _ = target_weights(target, None, ignore_index, input.dtype)
-    config = _Config(reduction, smoothing, rows, vocab_pass=input.dtype in _LOW_PRECISION)
+    config = _Config(reduction, smoothing, rows, input.dtype in _LOW_PRECISION, lam, cap)
     return _Tensors(input, weight, bias, safe_target, valid), config
 
 
-def _apply(t: _Tensors, config: _Config) -> torch.Tensor:
-    """The loss of validated tensors: through the autograd Function if a gradient is wanted."""
+def _apply(t: _Tensors, config: _Config) -> tuple[torch.Tensor, torch.Tensor]:
+    """The loss and the z-loss term of validated tensors: through the autograd Function if a gradient is wanted."""
     if torch.is_grad_enabled() and any(x is not None and x.requires_grad for x in t[:3]):
-        return _LinearCrossEntropy.apply(*t, config)
-    losses, _ = _loss_and_gradients(t, config)
-    return apply_reduction(losses, config.reduction, t.valid.sum()).to(t.input.dtype)
+        loss, z_loss = _LinearCrossEntropy.apply(*t, config)
+        return loss, z_loss
+    losses, lse, _ = _loss_and_gradients(t, config)
+    loss = apply_reduction(losses, config.reduction, t.valid.sum()).to(t.input.dtype)
+    return loss, _reduced_z_loss(lse, t.valid, config).to(t.input.dtype)
+
+
+@overload
+def linear_cross_entropy(
+    input: torch.Tensor,
+    weight: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    bias: torch.Tensor | None = ...,
+    ignore_index: int = ...,
+    reduction: str = ...,
+    label_smoothing: float = ...,
+    lse_square_scale: float = ...,
+    softcap: float | None = ...,
+    return_z_loss: Literal[False] = ...,
+    chunk_size: int | None = ...,
+) -> torch.Tensor: ...
+
+
+@overload
+def linear_cross_entropy(
+    input: torch.Tensor,
+    weight: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    bias: torch.Tensor | None = ...,
+    ignore_index: int = ...,
+    reduction: str = ...,
+    label_smoothing: float = ...,
+    lse_square_scale: float = ...,
+    softcap: float | None = ...,
+    return_z_loss: Literal[True],
+    chunk_size: int | None = ...,
+) -> LinearCrossEntropyOutput: ...
 
 
 def linear_cross_entropy(
@@ -395,23 +528,30 @@ def linear_cross_entropy(
     ignore_index: int = -100,
     reduction: str = "mean",
     label_smoothing: float = 0.0,
+    lse_square_scale: float = 0.0,
+    softcap: float | None = None,
+    return_z_loss: bool = False,
     chunk_size: int | None = None,
-) -> torch.Tensor:
+) -> torch.Tensor | LinearCrossEntropyOutput:
     r"""``F.cross_entropy(F.linear(input, weight, bias), target, ...)`` without the ``(N, V)`` logits.
 
-    With :math:`z = x W^\top + b`, the loss of token :math:`i` (in nats) is
+    With :math:`z = x W^\top + b`, capped logits :math:`s = c \tanh(z / c)` (:math:`s = z`
+    without ``softcap``) and :math:`L_i = \log \sum_{j=1}^{V} e^{s_{ij}}`, the loss of token
+    :math:`i` (in nats) is
 
     .. math::
 
-        \ell_i = \log \sum_{j=1}^{V} e^{z_{ij}} - (1 - \varepsilon)\, z_{i y_i}
-                 - \frac{\varepsilon}{V} \sum_{j=1}^{V} z_{ij},
+        \ell_i = L_i - (1 - \varepsilon)\, s_{i y_i}
+                 - \frac{\varepsilon}{V} \sum_{j=1}^{V} s_{ij} + \lambda L_i^2,
 
     0 for tokens whose target is ``ignore_index``; ``'mean'`` divides the sum by the number of
-    tokens that are not ignored (NaN if there are none, as in PyTorch).
+    tokens that are not ignored (NaN if there are none, as in PyTorch). With the defaults
+    (:math:`\lambda = 0`, no cap) it is PyTorch's cross entropy of the logits.
 
     The forward pass goes over the tokens ``chunk_size`` rows at a time. For each chunk it
     computes the ``(chunk_size, V)`` logits in one reused buffer, their log-sum-exp and loss, and
-    right away the gradient of the logits, :math:`G = \mathrm{softmax}(z) - q`, which it turns into
+    right away the gradient of the logits, :math:`G = \mathrm{softmax}(z) - q` (for the z-loss
+    and the cap, see the module docstring), which it turns into
     ``grad_input[chunk] = G @ weight``, ``grad_weight += G.T @ input[chunk]`` and
     ``grad_bias += G.sum(0)`` (bf16 and float16 take a second pass for the last two: see the
     module docstring). The backward pass only multiplies these by the upstream gradient, in
@@ -428,12 +568,30 @@ def linear_cross_entropy(
         ignore_index: target value whose tokens count neither in the loss nor in the mean.
         reduction: ``'mean'``, ``'sum'`` or ``'none'`` (per-token losses, shape ``(N,)``).
         label_smoothing: :math:`\varepsilon \in [0, 1]`.
+        lse_square_scale: the z-loss coefficient :math:`\lambda \ge 0` (PaLM's auxiliary loss,
+            Chowdhery et al. 2022, uses :math:`10^{-4}`); 0 turns it off. The name is
+            Liger-Kernel's (``lse_square_scale`` of ``liger_fused_linear_cross_entropy`` in
+            ``src/liger_kernel/transformers/functional.py``): it says what is scaled, the square
+            of the log-sum-exp; "z-loss" names the term, which ``return_z_loss`` returns.
+        softcap: the cap :math:`c > 0` of final-logit soft-capping (Gemma 2: ``Gemma2ForCausalLM.forward``
+            in Hugging Face's ``src/transformers/models/gemma2/modeling_gemma2.py`` applies
+            ``final_logit_softcapping`` as ``c * tanh(z / c)`` to the output layer's logits
+            before the loss; its config's default is 30.0), or None for no cap. The name is
+            Liger-Kernel's and Cut Cross-Entropy's (``linear_cross_entropy`` in
+            ``cut_cross_entropy/linear_cross_entropy.py``), which take the cap as a loss argument.
+        return_z_loss: also return the z-loss term alone, as Liger-Kernel's ``return_z_loss``.
         chunk_size: rows per chunk; ``None`` picks :func:`default_chunk_size`, for which one
             chunk's buffers take about 1/4 of the memory of the weight gradient (more if ``D``
             is so small that the chunk is held at 16 rows).
 
     Returns:
-        A scalar loss, or the per-token losses (shape ``(N,)``) for ``reduction='none'``, in ``input``'s dtype.
+        A scalar loss, or the per-token losses (shape ``(N,)``) for ``reduction='none'``, in
+        ``input``'s dtype, z-loss included. With ``return_z_loss=True``, a
+        :class:`LinearCrossEntropyOutput` ``(loss, z_loss)``: ``z_loss`` is the term
+        :math:`\lambda L_i^2` alone, reduced like the loss, and has no gradient (it is for
+        logging; its gradient is already in ``loss``'s, so a backward through it raises rather
+        than silently giving zero, as Liger-Kernel's ``LigerCrossEntropyFunction.backward``
+        in ``src/liger_kernel/ops/cross_entropy.py`` does by discarding that output's gradient).
 
     Notes:
         For ``'mean'`` and ``'sum'`` the gradients are computed even if backward is never
@@ -453,5 +611,23 @@ def linear_cross_entropy(
     >>> loss.backward()
     >>> bool(torch.allclose(W.grad, torch.autograd.grad(naive, W)[0]))
     True
+
+    With a cap and a z-loss, against the same computation on the whole logits:
+
+    >>> loss, z_loss = linear_cross_entropy(x, W, y, softcap=2.0, lse_square_scale=1e-2, return_z_loss=True)
+    >>> s = 2.0 * torch.tanh(x @ W.T / 2.0)
+    >>> lse = torch.logsumexp(s[y != -100], 1)
+    >>> naive_z = 1e-2 * lse.square().mean()
+    >>> naive = torch.nn.functional.cross_entropy(s, y) + naive_z
+    >>> bool(torch.isclose(z_loss, naive_z)), bool(torch.isclose(loss, naive))
+    (True, True)
+    >>> z_loss.requires_grad
+    False
     """
-    return _apply(*_prepare(input, weight, target, bias, ignore_index, reduction, label_smoothing, chunk_size))
+    return_z_loss = check_bool(return_z_loss, "return_z_loss")
+    loss, z_loss = _apply(
+        *_prepare(
+            input, weight, target, bias, ignore_index, reduction, label_smoothing, chunk_size, lse_square_scale, softcap
+        )
+    )
+    return LinearCrossEntropyOutput(loss, z_loss) if return_z_loss else loss

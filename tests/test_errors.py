@@ -64,6 +64,31 @@ def _sgd(m):
     return torch.optim.SGD(m.parameters(), lr=0.1)
 
 
+def _linear_cross_entropy(
+    input=HIDDEN,
+    target=TARGET,
+    ignore_index=-100,
+    reduction="mean",
+    label_smoothing=0.0,
+    chunk_size=2,
+    lse_square_scale=1e-4,  # a z-loss and a cap (valid values), so that their numpy twins are probed
+    softcap=30.0,
+    return_z_loss=False,
+):
+    return lce.linear_cross_entropy(
+        input,
+        LAYER,
+        target,
+        ignore_index=ignore_index,
+        reduction=reduction,
+        label_smoothing=label_smoothing,
+        chunk_size=chunk_size,
+        lse_square_scale=lse_square_scale,
+        softcap=softcap,
+        return_z_loss=return_z_loss,
+    )
+
+
 LOSS = {"input", "target", "weight", "ignore_index", "reduction"}
 FUNCTIONS = {
     "functional.cross_entropy": Function(
@@ -146,18 +171,18 @@ FUNCTIONS = {
         ignore_index=False,
     ),
     "linear_cross_entropy": Function(
-        lambda input=HIDDEN, target=TARGET, ignore_index=-100, reduction="mean", label_smoothing=0.0, chunk_size=2: (
-            lce.linear_cross_entropy(
-                input,
-                LAYER,
-                target,
-                ignore_index=ignore_index,
-                reduction=reduction,
-                label_smoothing=label_smoothing,
-                chunk_size=chunk_size,
-            )
-        ),
-        {"input", "target", "ignore_index", "reduction", "label_smoothing", "chunk_size"},
+        _linear_cross_entropy,
+        {
+            "input",
+            "target",
+            "ignore_index",
+            "reduction",
+            "label_smoothing",
+            "chunk_size",
+            "lse_square_scale",
+            "softcap",
+            "return_z_loss",
+        },
     ),
     "vocab_parallel_cross_entropy": Function(
         lambda input=HIDDEN, target=TARGET, ignore_index=-100, reduction="mean", label_smoothing=0.0: (
@@ -243,6 +268,28 @@ MISTAKES = {
         "chunk_size", 2.0, TypeError, "chunk_size must be an int >= 1 or None; got 2.0 (float)"
     ),
     "numpy chunk_size": Mistake("chunk_size", np.int64(2), None),
+    "negative lse_square_scale": Mistake(
+        "lse_square_scale", -1e-4, ValueError, "lse_square_scale must be a finite real number >= 0; got -0.0001"
+    ),
+    "infinite lse_square_scale": Mistake(
+        "lse_square_scale", float("inf"), ValueError, "lse_square_scale must be a finite real number >= 0; got inf"
+    ),
+    "lse_square_scale as a str": Mistake(
+        "lse_square_scale",
+        "1e-4",
+        TypeError,
+        "lse_square_scale must be a finite real number >= 0; got '1e-4' (str)",
+    ),
+    "numpy lse_square_scale": Mistake("lse_square_scale", np.float64(1e-4), None),
+    "softcap 0": Mistake("softcap", 0, ValueError, "softcap must be a finite real number > 0 or None; got 0"),
+    "NaN softcap": Mistake(
+        "softcap", float("nan"), ValueError, "softcap must be a finite real number > 0 or None; got nan"
+    ),
+    "softcap as a str": Mistake(
+        "softcap", "30", TypeError, "softcap must be a finite real number > 0 or None; got '30' (str)"
+    ),
+    "numpy softcap": Mistake("softcap", np.float32(30.0), None),
+    "int return_z_loss": Mistake("return_z_loss", 1, TypeError, "return_z_loss must be a bool; got 1 (int)"),
     "n_bins 0": Mistake("n_bins", 0, ValueError, "n_bins must be an int >= 1; got 0"),
     "numpy n_bins": Mistake("n_bins", np.int32(3), None),
     "float max_iter": Mistake("max_iter", 5.0, TypeError, "max_iter must be an int >= 1; got 5.0 (float)"),

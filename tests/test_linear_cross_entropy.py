@@ -23,11 +23,24 @@ def chunked(x, w, y, b=None, **kwargs):
 
 
 def chunked_with_vocab_pass(
-    x, w, y, b=None, *, ignore_index=-100, reduction="mean", label_smoothing=0.0, chunk_size=None
+    x,
+    w,
+    y,
+    b=None,
+    *,
+    ignore_index=-100,
+    reduction="mean",
+    label_smoothing=0.0,
+    chunk_size=None,
+    lse_square_scale=0.0,
+    softcap=None,
 ):
     """linear_cross_entropy with the second pass over vocabulary blocks that bf16/fp16 take: exact in float64."""
-    tensors, config = lce._prepare(x, w, y, b, ignore_index, reduction, label_smoothing, chunk_size)
-    return lce._apply(tensors, dataclasses.replace(config, vocab_pass=True))
+    tensors, config = lce._prepare(
+        x, w, y, b, ignore_index, reduction, label_smoothing, chunk_size, lse_square_scale, softcap
+    )
+    loss, _ = lce._apply(tensors, dataclasses.replace(config, vocab_pass=True))
+    return loss
 
 
 class LargestStorages(TorchDispatchMode):
@@ -55,6 +68,41 @@ def assert_parity(x, w, b, y, grad_output=None, needs=LEAVES, fn=chunked, **kwar
     torch.testing.assert_close(got, want, rtol=1e-9, atol=1e-9, equal_nan=True)
     for name, g, h in zip([name for name in LEAVES if name in needs], got_grads, want_grads):
         torch.testing.assert_close(g, h, rtol=1e-9, atol=1e-9, msg=lambda m, name=name: f"grad of {name}: {m}")
+
+
+def naive_with_options(
+    x, w, y, b=None, *, lse_square_scale=0.0, softcap=None, reduction="mean", ignore_index=-100, **kwargs
+):
+    """The oracle of the z-loss and the soft cap: the whole logits, capped, then PyTorch's cross entropy plus
+    lse_square_scale * logsumexp^2 for each token that is not ignored, reduced like the cross entropy."""
+    kwargs.pop("chunk_size", None)
+    z = F.linear(x, w, b)
+    if softcap is not None:
+        z = softcap * torch.tanh(z / softcap)
+    per_token = F.cross_entropy(z, y, reduction="none", ignore_index=ignore_index, **kwargs)
+    valid = y != ignore_index
+    per_token = per_token + torch.where(valid, lse_square_scale * torch.logsumexp(z, 1).square(), 0)
+    if reduction == "none":
+        return per_token
+    return per_token.sum() if reduction == "sum" else per_token.sum() / valid.sum()
+
+
+def assert_parity_with_options(x, w, b, y, grad_output=None, needs=LEAVES, fn=chunked, **kwargs):
+    """assert_parity against naive_with_options; the options must change the loss (else the test could not fail)."""
+    got, got_grads = loss_and_grads(fn, x, w, b, y, grad_output, needs, **kwargs)
+    want, want_grads = loss_and_grads(naive_with_options, x, w, b, y, grad_output, needs, **kwargs)
+    torch.testing.assert_close(got, want, rtol=1e-9, atol=1e-9, equal_nan=True)
+    for name, g, h in zip([name for name in LEAVES if name in needs], got_grads, want_grads):
+        torch.testing.assert_close(g, h, rtol=1e-9, atol=1e-9, msg=lambda m, name=name: f"grad of {name}: {m}")
+    return want, want_grads
+
+
+#: The new options alone and together: a strong z-loss and a cap below the logits' spread.
+OPTIONS = {
+    "z-loss": {"lse_square_scale": 0.1},
+    "softcap": {"softcap": 1.5},
+    "both": {"lse_square_scale": 0.1, "softcap": 1.5},
+}
 
 
 class TestLinearCrossEntropy:
@@ -240,6 +288,192 @@ class TestLinearCrossEntropy:
         assert default_chunk_size(5, 4096) == 5  # at most N
 
 
+class TestZLossAndSoftcap:
+    @pytest.mark.parametrize("options", OPTIONS.values(), ids=OPTIONS.keys())
+    @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+    @pytest.mark.parametrize("label_smoothing", [0.0, 0.3])
+    @pytest.mark.parametrize("chunk_size", [1, 5, None])
+    @pytest.mark.parametrize("vocab_pass", [False, True])
+    def test_matches_naive(self, options, reduction, label_smoothing, chunk_size, vocab_pass):
+        x, w, b, y = make_problem(23, 6, 17, ignored=(3, 11), bias=True)
+        # 'none': the upstream gradient weights every token differently (the per-token weights)
+        grad_output = torch.rand(23, dtype=F64) + 0.5 if reduction == "none" else torch.tensor(1.7, dtype=F64)
+        kwargs = {"reduction": reduction, "label_smoothing": label_smoothing, "chunk_size": chunk_size}
+        fn = chunked_with_vocab_pass if vocab_pass else chunked
+        want, want_grads = assert_parity_with_options(x, w, b, y, grad_output, fn=fn, **kwargs, **options)
+        plain, plain_grads = loss_and_grads(naive, x, w, b, y, grad_output, **kwargs)
+        assert not torch.allclose(want, plain)  # the options change the loss and every gradient
+        assert not any(torch.allclose(g, h) for g, h in zip(want_grads, plain_grads))
+
+    @pytest.mark.parametrize("options", OPTIONS.values(), ids=OPTIONS.keys())
+    def test_ignore_index_inside_the_vocabulary(self, options):
+        x, w, b, y = make_problem(12, 4, 6, seed=3, bias=True)
+        y[:4] = 2
+        assert_parity_with_options(x, w, b, y, ignore_index=2, chunk_size=5, label_smoothing=0.3, **options)
+
+    @settings(max_examples=50)
+    @given(
+        n=st.integers(1, 40),
+        v=st.integers(1, 30),
+        chunk_size=st.one_of(st.none(), st.integers(1, 50)),
+        reduction=st.sampled_from(["mean", "sum", "none"]),
+        label_smoothing=st.floats(0.0, 1.0),
+        lse_square_scale=st.floats(0.0, 1.0),
+        softcap=st.one_of(st.none(), st.floats(0.1, 100.0)),
+        ignore_index=st.sampled_from([-100, 0]),
+        needs=st.sampled_from([LEAVES, ("input",), ("weight",), ("bias",)]),
+        vocab_pass=st.booleans(),
+        seed=st.integers(0, 2**16),
+    )
+    def test_matches_naive_for_any_chunking(
+        self,
+        n,
+        v,
+        chunk_size,
+        reduction,
+        label_smoothing,
+        lse_square_scale,
+        softcap,
+        ignore_index,
+        needs,
+        vocab_pass,
+        seed,
+    ):
+        x, w, b, y = make_problem(n, 4, v, seed=seed, bias=seed % 2 == 0)
+        assume(b is not None or needs != ("bias",))
+        y[::3] = ignore_index
+        grad_output = torch.rand(n, dtype=F64) if reduction == "none" else torch.tensor(0.7, dtype=F64)
+        assert_parity_with_options(
+            x,
+            w,
+            b,
+            y,
+            grad_output,
+            needs,
+            fn=chunked_with_vocab_pass if vocab_pass else chunked,
+            reduction=reduction,
+            label_smoothing=label_smoothing,
+            lse_square_scale=lse_square_scale,
+            softcap=softcap,
+            ignore_index=ignore_index,
+            chunk_size=chunk_size,
+        )
+
+    def test_the_cap_bounds_the_logits_the_loss_sees(self):
+        # Logits of size 100 against a cap of 5: every capped logit lies in (-5, 5), so the loss of a token
+        # is at most ln V + 10 (a target at -5, the others at 5) and the gradients stay finite.
+        x, w, b, y = make_problem(16, 4, 50, bias=True)
+        x = 25 * x
+        assert F.linear(x, w, b).abs().max() > 100
+        losses, grads = loss_and_grads(chunked, x, w, b, y, reduction="none", softcap=5.0, chunk_size=3)
+        assert losses.max() < torch.log(torch.tensor(50.0)) + 10
+        assert all(g.isfinite().all() for g in grads)
+        assert_parity_with_options(x, w, b, y, reduction="none", softcap=5.0, chunk_size=3)
+
+    @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+    @pytest.mark.parametrize("grad_mode", [True, False])
+    def test_z_loss_is_returned_alone_and_without_a_gradient(self, reduction, grad_mode):
+        x, w, b, y = make_problem(9, 4, 8, ignored=(2,), bias=True)
+        x.requires_grad_(grad_mode)
+        options = {"reduction": reduction, "chunk_size": 4, "softcap": 3.0, "label_smoothing": 0.1}
+        out = linear_cross_entropy(x, w, y, bias=b, lse_square_scale=0.01, return_z_loss=True, **options)
+        assert isinstance(out, lce.LinearCrossEntropyOutput)
+        loss, z_loss = out
+        z_free = naive_with_options(x.detach(), w, y, b, **options)
+        with_z = naive_with_options(x.detach(), w, y, b, lse_square_scale=0.01, **options)
+        torch.testing.assert_close(z_loss, with_z - z_free, rtol=1e-9, atol=1e-12)
+        torch.testing.assert_close(loss.detach(), with_z, rtol=1e-9, atol=1e-12)
+        if reduction == "none":
+            assert z_loss[2] == 0 and (z_loss[:2] > 0).all()  # an ignored token has no z-loss
+        # without return_z_loss, the same loss alone
+        alone = linear_cross_entropy(x, w, y, bias=b, lse_square_scale=0.01, **options)
+        assert isinstance(alone, torch.Tensor)
+        torch.testing.assert_close(alone, loss, rtol=0, atol=0)
+        assert not z_loss.requires_grad and loss.requires_grad == grad_mode
+        with pytest.raises(RuntimeError, match="does not require grad"):
+            z_loss.sum().backward()  # for logging: its gradient is already in the loss's
+        if grad_mode:  # the loss still backpropagates, z-loss's gradient included
+            (grad_x,) = torch.autograd.grad(loss, x, torch.ones_like(loss))
+            want = naive_with_options(x, w, y, b, lse_square_scale=0.01, **options)
+            (want_x,) = torch.autograd.grad(want, x, torch.ones_like(want))
+            torch.testing.assert_close(grad_x, want_x, rtol=1e-9, atol=1e-9)
+
+    def test_z_loss_without_a_coefficient_is_zero(self):
+        x, w, _, y = make_problem(5, 3, 4)
+        loss, z_loss = linear_cross_entropy(x, w, y, return_z_loss=True)
+        assert z_loss == 0
+        torch.testing.assert_close(loss, linear_cross_entropy(x, w, y), rtol=0, atol=0)
+        torch.testing.assert_close(loss, naive(x, w, y), rtol=1e-9, atol=1e-9)
+
+    @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+    @pytest.mark.parametrize("reduction", ["mean", "none"])
+    @pytest.mark.parametrize(("n", "v", "chunk_size"), [(40, 300, 7), (40, 3, 1), (5, 300, 64)])
+    def test_low_precision_keeps_the_naive_accuracy(self, dtype, reduction, n, v, chunk_size):
+        # Against the float64 truth, bf16/fp16 celib is as accurate as the naive computation in the same
+        # dtype (logits, tanh and cross entropy in bf16/fp16), and close to it in absolute terms.
+        x, w, b, y = make_problem(n, 16, v, ignored=(0,), bias=True)
+        x = x / 2  # logits of about 2 standard deviations: the cap of 3 bends them
+        options = {"reduction": reduction, "label_smoothing": 0.1, "lse_square_scale": 1e-2, "softcap": 3.0}
+        grad_output = torch.rand(n, dtype=F64) if reduction == "none" else None
+        truth, true_grads = loss_and_grads(naive_with_options, x, w, b, y, grad_output, **options)
+        low = [t.to(dtype) for t in (x, w, b)]
+        low_grad_output = None if grad_output is None else grad_output.to(dtype)
+        ours, our_grads = loss_and_grads(
+            chunked, *low[:2], low[2], y, low_grad_output, chunk_size=chunk_size, **options
+        )
+        theirs, their_grads = loss_and_grads(naive_with_options, *low[:2], low[2], y, low_grad_output, **options)
+        assert ours.dtype == dtype and all(g.dtype == dtype for g in our_grads)
+
+        def error(g, true):
+            return ((g.double() - true).norm() / true.norm()).item()
+
+        assert error(ours, truth) <= max(1.5 * error(theirs, truth), 4e-3), "loss"
+        for name, g, h, true in zip(LEAVES, our_grads, their_grads, true_grads):
+            assert error(g, true) <= max(1.5 * error(h, true), 4e-3), name
+            assert error(g, true) <= 2e-2, name
+
+    @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+    def test_no_tensor_of_the_logits_size_and_one_more_chunk_buffer(self, dtype):
+        n, d, v = 1024, 512, 1000  # D large enough that the chunk is not held at 16 rows
+        x, w, _, y = make_problem(n, d, v, dtype=dtype)
+        with ChunkBuffers() as created:
+            linear_cross_entropy(
+                x.requires_grad_(), w.requires_grad_(), y, softcap=30.0, lse_square_scale=1e-4
+            ).backward()
+        rows = default_chunk_size(n, d, dtype, softcap=True)
+        assert rows < default_chunk_size(n, d, dtype)  # the cap's buffer is counted: fewer rows per chunk
+        assert created.largest <= max(n * d, v * d, rows * v) < n * v  # gradients or one chunk; never (N, V)
+        # in the computing dtype (float32 for both): the work buffer and the tanh buffer, each one chunk
+        assert created.count(torch.float32, rows * v) == 2
+
+    def test_default_chunk_size_counts_the_tanh_buffer(self):
+        assert default_chunk_size(2048, 1024, softcap=True) == 128  # 8 bytes per logit of a chunk, not 4
+        assert default_chunk_size(2048, 1024, torch.bfloat16, softcap=True) == 48  # 1024 / 20 = 51 -> 48
+
+
+class ChunkBuffers(TorchDispatchMode):
+    """Records the distinct storages (by address, dtype and size) that aten operations return inside."""
+
+    def __enter__(self):
+        self.storages = set()
+        return super().__enter__()
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        for t in tree_leaves(out):
+            if isinstance(t, torch.Tensor):
+                storage = t.untyped_storage()
+                self.storages.add((storage.data_ptr(), t.dtype, storage.nbytes() // t.dtype.itemsize))
+        return out
+
+    @property
+    def largest(self) -> int:
+        return max(size for _, _, size in self.storages)
+
+    def count(self, dtype, size) -> int:
+        return sum(1 for _, d, s in self.storages if d == dtype and s == size)
+
+
 class TestBadInput:
     def setup_method(self):
         self.x, self.w, self.b, self.y = make_problem(4, 3, 5, bias=True)
@@ -296,6 +530,24 @@ class TestBadInput:
             ({"chunk_size": 0}, ValueError, r"^chunk_size must be an int >= 1 or None; got 0$"),
             ({"chunk_size": 2.5}, TypeError, r"^chunk_size must be an int >= 1 or None; got 2.5 \(float\)$"),
             ({"ignore_index": 1.0}, TypeError, r"^ignore_index must be an int; got 1.0 \(float\)$"),
+            (
+                {"lse_square_scale": -0.1},
+                ValueError,
+                r"^lse_square_scale must be a finite real number >= 0; got -0.1$",
+            ),
+            ({"lse_square_scale": float("inf")}, ValueError, r"^lse_square_scale must be .*; got inf$"),
+            ({"lse_square_scale": float("nan")}, ValueError, r"^lse_square_scale must be .*; got nan$"),
+            (
+                {"lse_square_scale": "1e-4"},
+                TypeError,
+                r"^lse_square_scale must be a finite real number >= 0; got '1e-4' \(str\)$",
+            ),
+            ({"softcap": 0.0}, ValueError, r"^softcap must be a finite real number > 0 or None; got 0.0$"),
+            ({"softcap": -30.0}, ValueError, r"^softcap must be a finite real number > 0 or None; got -30.0$"),
+            ({"softcap": float("inf")}, ValueError, r"^softcap must be .*; got inf$"),
+            ({"softcap": float("nan")}, ValueError, r"^softcap must be .*; got nan$"),
+            ({"softcap": True}, TypeError, r"^softcap must be a finite real number > 0 or None; got True \(bool\)$"),
+            ({"return_z_loss": 1}, TypeError, r"^return_z_loss must be a bool; got 1 \(int\)$"),
         ],
     )
     def test_linear_cross_entropy_names_the_argument(self, change, error, message):
