@@ -154,7 +154,7 @@ def compare(templates: Path, language: str, catalogs: Path | None = None) -> lis
     with the templates in ``templates``."""
     catalogs = catalogs or catalog_dir(language)
     statuses = []
-    for pot in sorted(templates.glob("book/*.pot")):
+    for pot in sorted(templates.glob("**/*.pot")):
         page = pot.relative_to(templates).with_suffix("").as_posix()
         with pot.open("rb") as f:
             wanted = {message.id for message in read_po(f) if message.id}
