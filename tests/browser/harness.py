@@ -267,7 +267,9 @@ class Visitor:
         tab.on(
             "console",
             lambda msg: (
-                visit.console.append(f"[{visit.phase}] {_console_line(msg)}") if msg.type == "error" and here() else None
+                visit.console.append(f"[{visit.phase}] {_console_line(msg)}")
+                if msg.type == "error" and here()
+                else None
             ),
         )
         tab.on("pageerror", lambda err: visit.page_errors.append(f"[{visit.phase}] {err}") if here() else None)

@@ -148,7 +148,9 @@ def test_chinese_search_finds_the_chapters(zh, browser, server):
                 " && !/searching|正在搜索/i.test(document.querySelector('#search-results h2')?.textContent || '')",
                 timeout=20_000,
             )
-            hrefs = tab.evaluate("() => Array.from(document.querySelectorAll('#search-results ul.search li a')).map(a => a.href)")
+            hrefs = tab.evaluate(
+                "() => Array.from(document.querySelectorAll('#search-results ul.search li > a')).map(a => a.href)"
+            )
             found = {server.rel(h).removeprefix(zh.prefix) for h in hrefs}
             missing = [c for c in chapters if c not in found]
             if missing:
