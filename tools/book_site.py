@@ -245,12 +245,17 @@ class SiteTranslations(SphinxTransform):
             toctree["caption"] = translated
 
 
+PER_PAGE = ("book_site_alts", "book_site_titles")  # what the transforms record, per page
+
+
 def purge_alts(app: Sphinx, env, docname: str) -> None:
-    getattr(env, "book_site_alts", {}).pop(docname, None)
+    for name in PER_PAGE:
+        getattr(env, name, {}).pop(docname, None)
 
 
 def merge_alts(app: Sphinx, env, docnames, other) -> None:
-    env.book_site_alts = {**getattr(env, "book_site_alts", {}), **getattr(other, "book_site_alts", {})}
+    for name in PER_PAGE:
+        setattr(env, name, {**getattr(env, name, {}), **getattr(other, name, {})})
 
 
 def write_site_template(app: Sphinx, exception: Exception | None) -> None:
@@ -325,6 +330,44 @@ class UntranslatedNodes(SphinxTransform):
         for node in self.document.findall(nodes.TextElement):
             if isinstance(node, nodes.math_block) or "docstring of " in (node.source or ""):
                 node["translatable"] = False
+            elif isinstance(node, nodes.subtitle) and not node.source and node.parent is not None:
+                # An exercise's own title ("```{exercise} Inverse-frequency weights ..."):
+                # sphinx-exercise builds it without a source, so Sphinx would neither extract
+                # nor translate it. Give it its directive's source and its MyST text.
+                owner = next((a for a in _ancestors(node) if a.source), None)
+                if owner is not None:
+                    node.source, node.line = owner.source, owner.line
+                    node.rawsource = "".join(_myst_text(child) for child in node.children)
+                    titles = getattr(self.env, "book_site_titles", {})
+                    titles.setdefault(self.env.docname, []).append((node.rawsource, node.source, node.line))
+                    self.env.book_site_titles = titles  # type: ignore[attr-defined]
+
+
+def extract_exercise_titles(app: Sphinx, doctree: nodes.document, docname: str) -> None:
+    """The gettext builder extracts messages from the resolved page, where sphinx-exercise has
+    already replaced the title by a numbered one without a source: add the titles themselves."""
+    if app.builder.name != "gettext":
+        return
+    from sphinx.builders.gettext import MsgOrigin
+
+    catalog = app.builder.catalogs[docname_to_domain(docname, app.config.gettext_compact)]  # type: ignore[attr-defined]
+    for text, source, line in getattr(app.env, "book_site_titles", {}).get(docname, []):
+        catalog.add(text, MsgOrigin(source, line))
+
+
+def _ancestors(node: nodes.Node):
+    while node.parent is not None:
+        node = node.parent
+        yield node
+
+
+def _myst_text(node: nodes.Node) -> str:
+    """The MyST source of an inline node of a title: code and math get their delimiters back."""
+    if isinstance(node, nodes.literal):
+        return f"`{node.astext()}`"
+    if isinstance(node, nodes.math):
+        return f"${node.astext()}$"
+    return node.astext()
 
 
 # --- 3. citation labels ----------------------------------------------------------------------
@@ -520,6 +563,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("env-purge-doc", purge_alts)
     app.connect("env-merge-info", merge_alts)
     app.connect("build-finished", write_site_template)
+    app.connect("doctree-resolved", extract_exercise_titles)
     app.add_node(chapter_references)
     app.add_directive("chapter-references", ChapterReferences)
     app.add_directive("terminology-table", TerminologyTable)
