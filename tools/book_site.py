@@ -49,7 +49,6 @@ from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po, write_po
 from docutils import nodes
 from docutils.parsers.rst import Directive
-from docutils.statemachine import StringList
 from pybtex.plugin import find_plugin, register_plugin
 from pybtex.style.formatting.unsrt import Style as UnsrtStyle
 from pybtex.style.labels import BaseLabelStyle
@@ -502,11 +501,23 @@ class TerminologyTable(Directive):
         env.note_dependency(str(table))
         with table.open(encoding="utf-8") as f:
             rows = list(csv.reader(f))
-        cell = lambda text: text.replace("|", "\\|").strip()  # noqa: E731
-        lines = ["| " + " | ".join(cell(c) for c in rows[0]) + " |", "|" + " --- |" * len(rows[0])]
-        lines += ["| " + " | ".join(cell(c) for c in row) + " |" for row in rows[1:] if row]
+        # Docutils table nodes, each cell parsed as MyST inline text (a Markdown pipe table
+        # would split the cells at the "|" of math such as $D_{\mathrm{KL}}(p \,\|\, q)$).
+        width = len(rows[0])
+        group = nodes.tgroup(cols=width)
+        group += [nodes.colspec(colwidth=1) for _ in range(width)]
+
+        def row(cells: list[str]) -> nodes.row:
+            line = nodes.row()
+            for text in cells + [""] * (width - len(cells)):
+                inline, messages = self.state.inline_text(text.strip(), self.lineno)
+                line += nodes.entry("", nodes.paragraph("", "", *inline), *messages)
+            return line
+
+        group += nodes.thead("", row(rows[0]))
+        group += nodes.tbody("", *(row(r) for r in rows[1:] if r))
         container = nodes.container(classes=["terminology-table"])
-        self.state.nested_parse(StringList(lines, source=str(table)), self.content_offset, container)
+        container += nodes.table("", group, classes=["table"])
         for node in container.findall(nodes.TextElement):
             node["translatable"] = False
         return [container]

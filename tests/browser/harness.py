@@ -220,6 +220,7 @@ class Visit:
     seconds: float = 0.0
     phase: str = "load"  # what the visit was doing: console and page errors are tagged with it
     timings: dict = field(default_factory=dict)
+    left_page: bool = False  # the language switcher led to the other edition's page
 
     def mark(self, phase: str):
         now = time.monotonic()
@@ -263,7 +264,7 @@ class Visitor:
         tab = context.new_page()
         # The checks are of this page: what happens on the page the language switcher leads to
         # (phase "switching language") is that page's own visit's business.
-        here = lambda: visit.phase != "switching language"  # noqa: E731
+        here = lambda: not visit.left_page  # noqa: E731
         tab.on(
             "console",
             lambda msg: (
@@ -337,7 +338,7 @@ class Visitor:
             route.abort()
 
     def _request_failed(self, visit: Visit, request):
-        if urlparse(request.url).netloc == self.server.netloc and visit.phase != "switching language":
+        if urlparse(request.url).netloc == self.server.netloc and not visit.left_page:
             visit.failed.append(f"{request.failure} {request.url}")
 
     def _wait_for_math(self, tab, visit: Visit):
@@ -506,9 +507,10 @@ class Visitor:
             result["problems"].append("no visible language switcher")
             return result
         try:
+            visit.left_page = True  # from here on, requests and messages are the other page's
             self._press(tab, link, False)
-            tab.wait_for_url(lambda url: url != result["from"], wait_until="load", timeout=10_000)
-            tab.wait_for_function("() => document.readyState === 'complete'")
+            # The other page's own visit checks it fully; here only where the click leads.
+            tab.wait_for_url(lambda url: url != result["from"], wait_until="domcontentloaded", timeout=10_000)
             result["landed"] = self.server.rel(tab.url)
             landed = tab.evaluate(
                 "() => ({ lang: document.documentElement.lang,"

@@ -119,7 +119,8 @@ window.__bookProbes = (() => {
   // 3. link text that repeats the words around it ("exercise Exercise 5").
   const STOP = new Set("a an the of in on at to for and or by with from as is are be this that its it we you".split(" "));
   const WORD = /[\p{L}\p{N}]+(?:['’-][\p{L}\p{N}]+)*/gu;
-  const BOUNDARY = /[.;:!?()\[\]{}"“”,—–]/;
+  // Clause boundaries, the Chinese edition's full-width punctuation included.
+  const BOUNDARY = /[.;:!?()\[\]{}"“”,—–（）【】《》「」『』，。；：！？、]/;
   const words = (s) => (s.match(WORD) || []).map((w) => w.toLowerCase());
   function contains(hay, needle) {
     outer: for (let i = 0; i + needle.length <= hay.length; i++) {
