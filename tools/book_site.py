@@ -504,6 +504,12 @@ class TerminologyTable(Directive):
         # Docutils table nodes, each cell parsed as MyST inline text (a Markdown pipe table
         # would split the cells at the "|" of math such as $D_{\mathrm{KL}}(p \,\|\, q)$).
         width = len(rows[0])
+        for number, cells in enumerate(rows[1:], start=2):
+            if cells and len(cells) != width:
+                raise self.error(
+                    f"{table.name}: row {number} has {len(cells)} fields, expected {width} "
+                    "(quote a field that holds a comma)"
+                )
         group = nodes.tgroup(cols=width)
         group += [nodes.colspec(colwidth=1) for _ in range(width)]
 
