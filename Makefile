@@ -16,7 +16,7 @@ export IPYTHONDIR := $(CURDIR)/tools/ipython
 HYPOTHESIS_PROFILE ?= ci
 export HYPOTHESIS_PROFILE
 
-.PHONY: help install book test unit quick nbval notebooks lint format requirements browser-test pdf pdf-test clean
+.PHONY: help install book test i18n i18n-update unit quick nbval notebooks lint format requirements browser-test pdf pdf-test clean
 
 help:  ## list the targets
 	@awk -F ':.*## ' '/^[a-z-]+:.*## / { printf "  make %-14s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
@@ -29,10 +29,16 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation --editable .
 	touch $@
 
-book: $(STAMP)  ## build the HTML book into _build/html (strict: any warning fails)
-	$(BIN)/python -m tools.build_book --language en
+book: $(STAMP)  ## build English into _build/html and Chinese into _build/html/zh_CN (strict: any warning fails)
+	$(BIN)/python -m tools.build_book
 
-test: unit nbval  ## unit tests, doctests and hygiene tests, then nbval (strict) over every notebook
+test: i18n unit nbval  ## the translation check, unit tests, doctests and hygiene tests, then nbval (strict)
+
+i18n: $(STAMP)  ## fail if a translation catalog is stale, fuzzy, incomplete or breaks the markup of its English
+	$(BIN)/python -m tools.i18n check
+
+i18n-update: $(STAMP)  ## merge the current English messages into the catalogs (new: untranslated, changed: fuzzy)
+	$(BIN)/python -m tools.i18n update
 
 unit: $(STAMP)  ## unit tests, doctests of celib, notebook hygiene tests (the slow ones included)
 	$(BIN)/python -m pytest -q
@@ -67,8 +73,9 @@ browser-test: $(STAMP)  ## after `make book` and `make pdf`: every page in headl
 	test -f $(BOOK_HTML)/index.html || { echo "run 'make book' first"; exit 1; }
 	BOOK_HTML=$(abspath $(BOOK_HTML)) $(BIN)/python -m pytest -q -o addopts="-p no:cacheprovider" tests/browser
 
-pdf: $(STAMP)  ## after `make book`: the whole book as one PDF, _build/pdf/book.pdf
+pdf: $(STAMP)  ## after `make book`: each edition as one PDF, _build/pdf/book.pdf and _build/pdf/book-zh_CN.pdf
 	$(BIN)/python -m tools.pdf --site _build/html --out _build/pdf/book.pdf
+	$(BIN)/python -m tools.pdf --site _build/html/zh_CN --out _build/pdf/book-zh_CN.pdf
 
 pdf-test: $(STAMP)  ## only the checks of that PDF (browser-test runs them too)
 	$(BIN)/python -m pytest -q -o addopts="-p no:cacheprovider" tests/browser/test_pdf.py

@@ -18,11 +18,25 @@ Loaded through ``sphinx.local_extensions`` in ``_config.yml``. It does four thin
    current page cites, under the same labels, each linked to its entry on the bibliography page.
 5. **A lighter site.** After the build, the MathJax bundles that no page loads and the themes'
    source maps are removed from ``_static`` (29.5 MiB before, 11.4 MiB after).
+6. **The words around the pages, translated.** Page text is translated by Sphinx's gettext
+   workflow (one catalog per page). What is not page text has its own catalog,
+   ``locales/<language>/LC_MESSAGES/site.po``: the book's title and author, the footer, the 404
+   page, the search box placeholder, the figure-number format, and the alt text of every figure
+   (notebook cell metadata ``mystnb.image.alt``). The gettext build writes its template,
+   ``site.pot``, next to the pages' templates, so ``python -m tools.i18n update`` and ``check``
+   treat it like any page; a translated build warns (strict: fails) on a string of it that has no
+   translation. The toctree part captions are page text of the root page, translated here
+   because sphinx-external-toc inserts them after Sphinx's own translation step.
+7. **Chinese search.** For ``zh_CN`` the search index is built with jieba (Sphinx's Chinese
+   splitter) and a user dictionary generated from ``locales/zh_CN/terminology.csv``, so a term
+   such as 交叉熵 is one search word.
 """
 
 from __future__ import annotations
 
+import csv
 import datetime
+import html
 import inspect
 import os
 import re
@@ -31,14 +45,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from babel.messages.catalog import Catalog
+from babel.messages.pofile import read_po, write_po
 from docutils import nodes
 from docutils.parsers.rst import Directive
 from pybtex.plugin import find_plugin, register_plugin
 from pybtex.style.formatting.unsrt import Style as UnsrtStyle
 from pybtex.style.labels import BaseLabelStyle
+from sphinx import addnodes
 from sphinx.application import Sphinx
 from sphinx.config import Config
+from sphinx.locale import init as init_locale
 from sphinx.transforms import SphinxTransform
+from sphinx.util import logging
+from sphinx.util.i18n import docname_to_domain
 from sphinxcontrib.bibtex import plugin as bibtex_plugins
 from sphinxcontrib.bibtex.style.referencing.basic_label import BasicLabelTextualReferenceStyle
 from sphinxcontrib.bibtex.style.referencing.label import LabelReferenceStyle
@@ -63,6 +83,12 @@ EDITIONS = {
     "zh_CN": {"folder": "zh_CN/", "label": "中文", "hreflang": "zh-CN", "title": "阅读本页的中文版"},
 }
 
+logger = logging.getLogger(__name__)
+
+#: The catalog of what is not page text (see 6. above), beside the pages' catalogs.
+SITE_DOMAIN = "site"
+FOOTER = "Version {version}, built {built}. Code: MIT licence; text and figures: CC BY 4.0 (see LICENSE)."
+
 SIDEBAR_LINKS = {
     "en": {"label": "The book as one file", "pdf": "The whole book as PDF"},
     "zh_CN": {"label": "整本书", "pdf": "整本书的 PDF"},
@@ -72,11 +98,70 @@ SIDEBAR_LINKS = {
 # --- 1. settings ------------------------------------------------------------------------------
 
 
+def site_strings(config: Config) -> dict[str, str]:
+    """The translatable settings of the site, by what they are (their English text as msgid)."""
+    strings = {
+        "title": config.html_title,
+        "author": config.author,
+        "footer": FOOTER,
+        "search": config.html_theme_options.get("search_bar_text", ""),
+        "404 title": config.notfound_context.get("title", ""),
+        "404 body": config.notfound_context.get("body", ""),
+    }
+    strings |= {f"number {kind}": text for kind, text in sorted(config.numfig_format.items())}
+    return {key: text for key, text in strings.items() if text}
+
+
+class SiteCatalog:
+    """The translations of ``site.po`` for one language; a string without one is a warning."""
+
+    def __init__(self, srcdir: Path, locale_dirs: list[str], language: str):
+        self.language = language
+        self.messages: dict[str, str] = {}
+        for folder in locale_dirs:
+            path = Path(srcdir, folder, language, "LC_MESSAGES", f"{SITE_DOMAIN}.po")
+            if path.exists():
+                with path.open("rb") as f:
+                    catalog = read_po(f)
+                self.messages |= {m.id: m.string for m in catalog if m.id and m.string and not m.fuzzy}
+
+    def __call__(self, msgid: str, where: str) -> str:
+        if self.language == "en":
+            return msgid
+        translated = self.messages.get(msgid)
+        if translated is None:
+            logger.warning(
+                f"{where}: no {self.language} translation in {SITE_DOMAIN}.po for {msgid[:80]!r} "
+                "(run `python -m tools.i18n update` and translate it)",
+                type="book_site",
+                subtype="i18n",
+            )
+            return msgid
+        return translated
+
+
 def configure(app: Sphinx, config: Config) -> None:
     """Derive the settings that have one source elsewhere (version, repository URL, date)."""
     import celib
 
     language = config.language or "en"
+    translate = app.book_site_catalog = SiteCatalog(app.srcdir, config.locale_dirs, language)
+    strings = app.book_site_strings = site_strings(config)
+    config.html_title = translate(strings["title"], "_config.yml title")
+    config.author = translate(strings["author"], "_config.yml author")
+    config.notfound_context = {
+        **config.notfound_context,
+        **{key: translate(strings[f"404 {key}"], f"notfound_context {key}") for key in ("title", "body")},
+    }
+    config.numfig_format = {
+        kind: translate(text, f"numfig_format {kind}") for kind, text in config.numfig_format.items()
+    }
+    if language != "en":  # the 404 page of an edition links to that edition's pages and assets
+        config.notfound_urls_prefix = config.notfound_urls_prefix.rstrip("/") + "/" + EDITIONS[language]["folder"]
+    if "search" in strings:
+        config.html_theme_options["search_bar_text"] = translate(strings["search"], "search_bar_text")
+    if language.startswith("zh"):
+        config.html_search_options = {**config.html_search_options, "dict": str(jieba_dictionary(app, language))}
     config.project = config.html_title
     config.html_context = {**config.html_context, "book_links": SIDEBAR_LINKS.get(language, SIDEBAR_LINKS["en"])}
     config.version = config.release = celib.__version__
@@ -92,10 +177,8 @@ def configure(app: Sphinx, config: Config) -> None:
     ).strftime("%Y-%m-%d")
     config.myst_substitutions = {**config.myst_substitutions, "version": celib.__version__, "build_date": built}
     options["article_header_end"] = ["article-header-buttons.html", "language-switcher.html"]
-    options["extra_footer"] = (
-        f'<p class="book-version">Version {celib.__version__}, built {built}. '
-        f"Code: MIT licence; text and figures: CC BY 4.0 (see LICENSE).</p>"
-    )
+    footer = translate(FOOTER, "the footer").format(version=celib.__version__, built=built)
+    options["extra_footer"] = f'<p class="book-version">{html.escape(footer)}</p>'
 
 
 def add_edition_links(app: Sphinx, pagename: str, templatename: str, context: dict, doctree) -> None:
@@ -119,6 +202,90 @@ def drop_generic_docstrings(app: Sphinx, what: str, name: str, obj: Any, options
     type_doc = inspect.cleandoc(type_doc) if isinstance(type_doc, str) else None
     if re.fullmatch(r"Alias for field number \d+", text) or (what in {"data", "attribute"} and text == type_doc):
         lines[:] = []
+
+
+# --- 6. the site catalog, 7. Chinese search ---------------------------------------------------
+
+
+class SiteTranslations(SphinxTransform):
+    """Translate the alt text of every image and the toctree part captions; record the alt texts
+    (``env.book_site_alts``) for the template ``site.pot``.
+
+    Runs after sphinx-external-toc inserts the toctrees (priority 100)."""
+
+    default_priority = 150
+
+    def apply(self, **kwargs: Any) -> None:
+        app = self.app
+        alts = self.env.book_site_alts = getattr(self.env, "book_site_alts", {})  # type: ignore[attr-defined]
+        alts[self.env.docname] = []
+        language = self.config.language or "en"
+        translate: SiteCatalog = app.book_site_catalog  # type: ignore[attr-defined]
+        for image in self.document.findall(nodes.image):
+            alt = image.get("alt")
+            if alt:
+                alts[self.env.docname].append(alt)
+                image["alt"] = translate(alt, f"{self.env.docname}: alt text of {image.get('uri', 'an image')}")
+        toctrees = [t for t in self.document.findall(addnodes.toctree) if t.get("caption")]
+        if language == "en" or not toctrees:
+            return
+        dirs = [str(Path(self.env.srcdir, d)) for d in self.config.locale_dirs]
+        domain = docname_to_domain(self.env.docname, self.config.gettext_compact)
+        catalog, has_catalog = init_locale(dirs, language, domain)
+        for toctree in toctrees:
+            caption = toctree["caption"]
+            translated = catalog.gettext(caption) if has_catalog else caption
+            if translated == caption:
+                logger.warning(
+                    f"{self.env.docname}: the toctree caption {caption!r} has no {language} translation",
+                    type="book_site",
+                    subtype="i18n",
+                )
+            toctree["caption"] = translated
+
+
+PER_PAGE = ("book_site_alts", "book_site_titles")  # what the transforms record, per page
+
+
+def purge_alts(app: Sphinx, env, docname: str) -> None:
+    for name in PER_PAGE:
+        getattr(env, name, {}).pop(docname, None)
+
+
+def merge_alts(app: Sphinx, env, docnames, other) -> None:
+    for name in PER_PAGE:
+        setattr(env, name, {**getattr(env, name, {}), **getattr(other, name, {})})
+
+
+def write_site_template(app: Sphinx, exception: Exception | None) -> None:
+    """The gettext builder writes ``site.pot``: the site strings, then each page's alt texts."""
+    if exception is not None or app.builder.name != "gettext":
+        return
+    catalog = Catalog(project=app.config.project, charset="utf-8")
+    for key, text in app.book_site_strings.items():  # type: ignore[attr-defined]
+        catalog.add(text, auto_comments=[key])
+    for docname, alts in sorted(getattr(app.env, "book_site_alts", {}).items()):
+        for alt in alts:
+            catalog.add(alt, auto_comments=[f"alt text, {docname}"])
+    with Path(app.outdir, f"{SITE_DOMAIN}.pot").open("wb") as f:
+        write_po(f, catalog, omit_header=False, include_previous=False, sort_output=False)
+
+
+def jieba_dictionary(app: Sphinx, language: str) -> Path:
+    """A jieba user dictionary of the Chinese terms of ``terminology.csv`` (one word, a high
+    frequency, per line), written into the build's doctree folder, so that the search index
+    holds 交叉熵 and 负对数似然 as words, not as pieces."""
+    table = Path(app.srcdir, "locales", language, "terminology.csv")
+    words: list[str] = []
+    with table.open(encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            for word in re.findall(r"[\u3400-\u9fff]+", row["中文"]):
+                if len(word) > 1 and word not in words:
+                    words.append(word)
+    path = Path(app.doctreedir, f"jieba-{language}.dict")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(f"{word} 100000 n\n" for word in words), encoding="utf-8")
+    return path
 
 
 # --- 2. gpu cells ----------------------------------------------------------------------------
@@ -162,6 +329,44 @@ class UntranslatedNodes(SphinxTransform):
         for node in self.document.findall(nodes.TextElement):
             if isinstance(node, nodes.math_block) or "docstring of " in (node.source or ""):
                 node["translatable"] = False
+            elif isinstance(node, nodes.subtitle) and not node.source and node.parent is not None:
+                # An exercise's own title ("```{exercise} Inverse-frequency weights ..."):
+                # sphinx-exercise builds it without a source, so Sphinx would neither extract
+                # nor translate it. Give it its directive's source and its MyST text.
+                owner = next((a for a in _ancestors(node) if a.source), None)
+                if owner is not None:
+                    node.source, node.line = owner.source, owner.line
+                    node.rawsource = "".join(_myst_text(child) for child in node.children)
+                    titles = getattr(self.env, "book_site_titles", {})
+                    titles.setdefault(self.env.docname, []).append((node.rawsource, node.source, node.line))
+                    self.env.book_site_titles = titles  # type: ignore[attr-defined]
+
+
+def extract_exercise_titles(app: Sphinx, doctree: nodes.document, docname: str) -> None:
+    """The gettext builder extracts messages from the resolved page, where sphinx-exercise has
+    already replaced the title by a numbered one without a source: add the titles themselves."""
+    if app.builder.name != "gettext":
+        return
+    from sphinx.builders.gettext import MsgOrigin
+
+    catalog = app.builder.catalogs[docname_to_domain(docname, app.config.gettext_compact)]  # type: ignore[attr-defined]
+    for text, source, line in getattr(app.env, "book_site_titles", {}).get(docname, []):
+        catalog.add(text, MsgOrigin(source, line))
+
+
+def _ancestors(node: nodes.Node):
+    while node.parent is not None:
+        node = node.parent
+        yield node
+
+
+def _myst_text(node: nodes.Node) -> str:
+    """The MyST source of an inline node of a title: code and math get their delimiters back."""
+    if isinstance(node, nodes.literal):
+        return f"`{node.astext()}`"
+    if isinstance(node, nodes.math):
+        return f"${node.astext()}$"
+    return node.astext()
 
 
 # --- 3. citation labels ----------------------------------------------------------------------
@@ -277,6 +482,53 @@ def fill_chapter_references(app: Sphinx, doctree: nodes.document, docname: str) 
         placeholder.replace_self(items.deepcopy())
 
 
+# --- 8. the terminology table -------------------------------------------------------------------
+
+
+class TerminologyTable(Directive):
+    """``{terminology-table}``: the table of ``locales/<language>/terminology.csv`` (English term,
+    Chinese term, note), for the edition's language or, in the English edition, the one
+    language argument (``zh_CN``). The cells are not page text: they are not translated."""
+
+    optional_arguments = 1
+    has_content = False
+
+    def run(self) -> list[nodes.Node]:
+        env = self.state.document.settings.env
+        language = env.config.language if env.config.language not in (None, "en") else None
+        language = language or (self.arguments[0] if self.arguments else "zh_CN")
+        table = Path(env.srcdir, "locales", language, "terminology.csv")
+        env.note_dependency(str(table))
+        with table.open(encoding="utf-8") as f:
+            rows = list(csv.reader(f))
+        # Docutils table nodes, each cell parsed as MyST inline text (a Markdown pipe table
+        # would split the cells at the "|" of math such as $D_{\mathrm{KL}}(p \,\|\, q)$).
+        width = len(rows[0])
+        for number, cells in enumerate(rows[1:], start=2):
+            if cells and len(cells) != width:
+                raise self.error(
+                    f"{table.name}: row {number} has {len(cells)} fields, expected {width} "
+                    "(quote a field that holds a comma)"
+                )
+        group = nodes.tgroup(cols=width)
+        group += [nodes.colspec(colwidth=1) for _ in range(width)]
+
+        def row(cells: list[str]) -> nodes.row:
+            line = nodes.row()
+            for text in cells + [""] * (width - len(cells)):
+                inline, messages = self.state.inline_text(text.strip(), self.lineno)
+                line += nodes.entry("", nodes.paragraph("", "", *inline), *messages)
+            return line
+
+        group += nodes.thead("", row(rows[0]))
+        group += nodes.tbody("", *(row(r) for r in rows[1:] if r))
+        container = nodes.container(classes=["terminology-table"])
+        container += nodes.table("", group, classes=["table"])
+        for node in container.findall(nodes.TextElement):
+            node["translatable"] = False
+        return [container]
+
+
 # --- 5. weight --------------------------------------------------------------------------------
 
 #: What of the MathJax tree that sphinx-mathjax-offline copies no page ever requests. The pages
@@ -324,8 +576,14 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("autodoc-process-docstring", drop_generic_docstrings)
     app.add_transform(GpuCellNotes)
     app.add_transform(UntranslatedNodes)
+    app.add_transform(SiteTranslations)
+    app.connect("env-purge-doc", purge_alts)
+    app.connect("env-merge-info", merge_alts)
+    app.connect("build-finished", write_site_template)
+    app.connect("doctree-resolved", extract_exercise_titles)
     app.add_node(chapter_references)
     app.add_directive("chapter-references", ChapterReferences)
+    app.add_directive("terminology-table", TerminologyTable)
     app.connect("doctree-resolved", fill_chapter_references)
     app.connect("build-finished", prune_static, priority=900)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

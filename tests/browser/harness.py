@@ -80,7 +80,12 @@ class Edition:
         return sorted(pages)
 
 
-EDITIONS = [Edition("en", "", "en")]
+EDITIONS = [Edition("en", "", "en"), Edition("zh_CN", "zh_CN/", "zh-CN")]
+
+
+def counterpart(page: str, edition: Edition, other: Edition) -> str:
+    """The same page in ``other``: ``book/x.html`` <-> ``zh_CN/book/x.html``."""
+    return other.prefix + page.removeprefix(edition.prefix)
 
 
 def toc_pages(edition: Edition) -> list[str]:
@@ -215,6 +220,7 @@ class Visit:
     seconds: float = 0.0
     phase: str = "load"  # what the visit was doing: console and page errors are tagged with it
     timings: dict = field(default_factory=dict)
+    left_page: bool = False  # the language switcher led to the other edition's page
 
     def mark(self, phase: str):
         now = time.monotonic()
@@ -256,13 +262,23 @@ class Visitor:
         context.set_default_timeout(10_000)
         context.route("**/*", functools.partial(self._route, visit, viewport == "tablet"))
         tab = context.new_page()
+        # The checks are of this page: what happens on the page the language switcher leads to
+        # (phase "switching language") is that page's own visit's business.
+        here = lambda: not visit.left_page  # noqa: E731
         tab.on(
             "console",
-            lambda msg: visit.console.append(f"[{visit.phase}] {_console_line(msg)}") if msg.type == "error" else None,
+            lambda msg: (
+                visit.console.append(f"[{visit.phase}] {_console_line(msg)}")
+                if msg.type == "error" and here()
+                else None
+            ),
         )
-        tab.on("pageerror", lambda err: visit.page_errors.append(f"[{visit.phase}] {err}"))
+        tab.on("pageerror", lambda err: visit.page_errors.append(f"[{visit.phase}] {err}") if here() else None)
         tab.on("requestfailed", functools.partial(self._request_failed, visit))
-        tab.on("response", lambda r: visit.http_errors.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+        tab.on(
+            "response",
+            lambda r: visit.http_errors.append(f"{r.status} {r.url}") if r.status >= 400 and here() else None,
+        )
         visit._t = time.monotonic()
         redirect = _meta_refresh(SITE / page)
         try:
@@ -292,6 +308,10 @@ class Visitor:
             if viewport == "desktop":
                 visit.mark("toggling the sidebar")
                 visit.nav["sidebar_toggle"] = self._desktop_toggle(tab)
+                if visit.probe.get("switcher"):
+                    tab.wait_for_timeout(50)  # let late console messages of this page arrive
+                    visit.mark("switching language")
+                    visit.nav["switcher"] = self._switch_language(tab, visit)
             else:
                 visit.mark("opening the chapter drawer")
                 visit.nav["chapters"] = self._drawer(tab, touch, "primary", toc_pages(edition))
@@ -318,7 +338,7 @@ class Visitor:
             route.abort()
 
     def _request_failed(self, visit: Visit, request):
-        if urlparse(request.url).netloc == self.server.netloc:
+        if urlparse(request.url).netloc == self.server.netloc and not visit.left_page:
             visit.failed.append(f"{request.failure} {request.url}")
 
     def _wait_for_math(self, tab, visit: Visit):
@@ -476,6 +496,29 @@ class Visitor:
             tab.mouse.click(x, y)
         if not _wait(tab, closed, dialog_id):
             result["problems"].append(f"a {how} on the backdrop at ({x:.0f}, {y:.0f}) did not close the drawer")
+        return result
+
+    def _switch_language(self, tab, visit: Visit) -> dict:
+        """Click the visible language switcher (last: it leaves the page) and record where it
+        lands: the page, its language, and where that page's own switcher leads back to."""
+        result: dict = {"from": tab.url, "problems": []}
+        link = tab.locator("a.language-switcher:visible").first
+        if not link.count():
+            result["problems"].append("no visible language switcher")
+            return result
+        try:
+            visit.left_page = True  # from here on, requests and messages are the other page's
+            self._press(tab, link, False)
+            # The other page's own visit checks it fully; here only where the click leads.
+            tab.wait_for_url(lambda url: url != result["from"], wait_until="domcontentloaded", timeout=10_000)
+            result["landed"] = self.server.rel(tab.url)
+            landed = tab.evaluate(
+                "() => ({ lang: document.documentElement.lang,"
+                " back: Array.from(document.querySelectorAll('a.language-switcher')).map(a => a.href) })"
+            )
+            result["lang"], result["back"] = landed["lang"], [self.server.rel(u) for u in landed["back"]]
+        except Exception as exc:
+            result["problems"].append(f"{type(exc).__name__}: {str(exc).splitlines()[0]}")
         return result
 
     def _desktop_toggle(self, tab) -> dict:

@@ -8,15 +8,19 @@ import re
 
 import pytest
 from checks import check
-from harness import ROOT
+from harness import ROOT, SITE
 
 GPU_NAME = re.compile(
     r"NVIDIA|GeForce|RTX|Tesla|Quadro|AMD|Radeon|Instinct|Apple M\d|\b[AHLTBV]\d{1,3}\b|\bGH\d+\b|\bMI\d+"
 )
 TORCH_VERSION = re.compile(r"(?:PyTorch|torch)\W{0,3}\d+\.\d+")
-NOT_RUN = re.compile(r"not (?:yet )?(?:been )?(?:run|executed)|never (?:been )?run|without (?:a )?(?:CUDA )?GPU", re.I)
+NOT_RUN = re.compile(
+    r"not (?:yet )?(?:been )?(?:run|executed)|never (?:been )?run|without (?:a )?(?:CUDA )?GPU"
+    r"|尚未在 ?GPU ?上运行|没有在 ?GPU ?上运行",  # the Chinese edition's note (tools/book_site.py)
+    re.I,
+)
 FILE_NAME_ALT = re.compile(r"(?:^|/)[\w.-]+\.(?:png|jpe?g|svg|gif|webp)$|^[0-9a-f]{12,}", re.I)
-FIG_NUMBER = re.compile(r"\b(?:Fig\.|Figure)\s*\d+", re.I)
+FIG_NUMBER = re.compile(r"\b(?:Fig\.|Figure)\s*\d+|图\s*\d+", re.I)
 
 
 def test_no_raw_markup_in_prose(view):
@@ -186,7 +190,7 @@ def test_one_printout_box_per_cell(edition):
 
     problems = []
     for page in edition.pages():
-        soup = BeautifulSoup((edition.root / page).read_text(encoding="utf-8"), "html.parser")
+        soup = BeautifulSoup((SITE / page).read_text(encoding="utf-8"), "html.parser")
         for output in soup.select("div.cell_output"):
             streams = output.select("div.output.stream")
             if len(streams) > 1:

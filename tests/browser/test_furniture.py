@@ -22,6 +22,9 @@ DATE = re.compile(
     r"\b\d{4}-\d{2}-\d{2}\b|\b(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.? \d{1,2},? \d{4}\b"
     r"|\b\d{1,2} (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]* \d{4}\b"
 )
+#: The title of the notation page and a how-to-cite heading, by edition (``Edition.name``).
+NOTATION = {"en": r"\bnotation\b", "zh_CN": r"^(符号|记号)"}
+CITE = {"en": r"\bcit(e|ing|ation)\b", "zh_CN": r"引用"}
 LICENCE = re.compile(r"MIT|Apache|BSD|GPL|MPL|Creative Commons|CC[- ]BY|CC0|Unlicense", re.I)
 
 
@@ -36,7 +39,7 @@ def title_of(path: str) -> str:
 
 
 def test_notation_page_exists_and_is_in_the_sidebar(edition):
-    pages = [p for p in edition.pages() if re.search(r"\bnotation\b", title_of(p), re.I)]
+    pages = [p for p in edition.pages() if re.search(NOTATION[edition.name], title_of(p), re.I)]
     if not pages:
         fail(edition.name, "no page titled 'Notation'", [f"page titles: {[title_of(p) for p in edition.pages()][:25]}"])
     notation = pages[0]
@@ -89,7 +92,7 @@ def test_how_to_cite_section(edition):
     found = []
     for page in edition.pages():
         for h in soup(page).select("article h1, article h2, article h3"):
-            if re.search(r"\bcit(e|ing|ation)\b", h.get_text(" ", strip=True), re.I):
+            if re.search(CITE[edition.name], h.get_text(" ", strip=True), re.I):
                 section = h.find_parent("section") or h.parent
                 found.append((page, h.get_text(" ", strip=True).rstrip("#"), section.get_text(" ", strip=True)))
     if not found:

@@ -119,7 +119,8 @@ window.__bookProbes = (() => {
   // 3. link text that repeats the words around it ("exercise Exercise 5").
   const STOP = new Set("a an the of in on at to for and or by with from as is are be this that its it we you".split(" "));
   const WORD = /[\p{L}\p{N}]+(?:['’-][\p{L}\p{N}]+)*/gu;
-  const BOUNDARY = /[.;:!?()\[\]{}"“”,—–]/;
+  // Clause boundaries, the Chinese edition's full-width punctuation included.
+  const BOUNDARY = /[.;:!?()\[\]{}"“”,—–（）【】《》「」『』，。；：！？、]/;
   const words = (s) => (s.match(WORD) || []).map((w) => w.toLowerCase());
   function contains(hay, needle) {
     outer: for (let i = 0; i + needle.length <= hay.length; i++) {
@@ -309,9 +310,37 @@ window.__bookProbes = (() => {
              headings, lang: document.documentElement.lang, title: document.title };
   }
 
+  // 13. the language of the prose: letters of the article's prose (code, outputs and math
+  // excluded, as in NOT_PROSE), counted by script, per block, for the "prose is Chinese" check.
+  const CJK = /[\u3400-\u9fff\uf900-\ufaff]/gu;
+  const LATIN = /[A-Za-z]/g;
+  function prose() {
+    const art = article();
+    const skip = NOT_PROSE + ",.cell_output,.output,.bibliography,.citation,dl.py,.sig";
+    let cjk = 0, latin = 0;
+    const blocks = new Map();
+    for (const n of texNodes(art, (t) => t.parentElement && !t.parentElement.closest(skip))) {
+      const c = (n.nodeValue.match(CJK) || []).length, l = (n.nodeValue.match(LATIN) || []).length;
+      cjk += c; latin += l;
+      const block = n.parentElement.closest("p,li,dt,dd,td,th,h1,h2,h3,h4,figcaption,.admonition-title") || n.parentElement;
+      const b = blocks.get(block) || { cjk: 0, latin: 0 };
+      b.cjk += c; b.latin += l; blocks.set(block, b);
+    }
+    // Blocks of real English prose (many letters, no Chinese): what an untranslated message looks like.
+    const english = [];
+    for (const [el, b] of blocks) if (b.cjk === 0 && b.latin >= 40) english.push({ where: where(el), text: clip(el.textContent, 120) });
+    return { cjk, latin, english, lang: document.documentElement.lang };
+  }
+
+  // 14. the language switcher: the link to this page in the other edition.
+  function switcher() {
+    return Array.from(document.querySelectorAll("a.language-switcher")).map((a) => ({
+      href: a.href, hreflang: a.getAttribute("hreflang"), text: squash(a.textContent), shown: isShown(a) }));
+  }
+
   function collect(rawPatterns, pathPattern) {
     return { raw: rawMarkup(rawPatterns), paths: buildPaths(pathPattern), math: math(), links: linkRepeats(), doubled: doubled(),
-             gpu: gpuCells(), images: images(), furniture: furniture() };
+             gpu: gpuCells(), images: images(), furniture: furniture(), prose: prose(), switcher: switcher() };
   }
 
   // 11. solutions
