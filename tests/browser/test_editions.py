@@ -25,7 +25,8 @@ BY_NAME = {e.name: e for e in EDITIONS}
 MIN_CJK_SHARE = 0.35
 
 #: Pages whose text is English on purpose in every edition: the API reference is celib's
-#: docstrings (code, shared by both editions); the bibliography lists the works as published.
+#: docstrings (code, shared by both editions); the bibliography lists the works as published
+#: (so do the per-chapter reference lists, which the prose probe leaves out).
 ENGLISH_BY_DESIGN = ("book/api.html", "book/bibliography.html", "genindex.html", "search.html")
 
 

@@ -316,7 +316,7 @@ window.__bookProbes = (() => {
   const LATIN = /[A-Za-z]/g;
   function prose() {
     const art = article();
-    const skip = NOT_PROSE + ",.cell_output,.output,.bibliography,.citation,dl.py,.sig";
+    const skip = NOT_PROSE + ",.cell_output,.output,.bibliography,.citation,.chapter-references,dl.py,.sig";
     let cjk = 0, latin = 0;
     const blocks = new Map();
     for (const n of texNodes(art, (t) => t.parentElement && !t.parentElement.closest(skip))) {
