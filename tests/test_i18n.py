@@ -7,12 +7,14 @@ catalog next to it passes, so a test cannot pass by reporting everything.
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import pytest
 from babel.messages.catalog import Catalog
 from babel.messages.pofile import write_po
 
+from tools.build_book import ROOT
 from tools.i18n import compare, markup_problems
 
 GOOD = [
@@ -101,3 +103,11 @@ def test_translated_link_and_role_titles_pass():
     assert markup_problems("See [the docs](https://a.org/x).", "参见[官方文档](https://a.org/x)。") == []
     assert markup_problems("$p$, then `q`.", "先是 `q`，然后 $p$。") == []  # reordered is fine
     assert markup_problems("A $x\n+ y$ span.", "一个 $x + y$ 的式子。") == []  # rewrapped is fine
+
+
+def test_every_row_of_the_terminology_table_has_three_fields():
+    """A note whose math holds a comma (``\\,``) must be quoted, or the row splits and the build fails."""
+    table = ROOT / "locales" / "zh_CN" / "terminology.csv"
+    with table.open(encoding="utf-8", newline="") as f:
+        widths = {number: len(row) for number, row in enumerate(csv.reader(f), 1)}
+    assert {number: width for number, width in widths.items() if width != 3} == {}
