@@ -291,15 +291,22 @@ def render(site: Path, cover_html: str, book_html: str, pages: list[Page]) -> tu
                     f"{len(overflowing)} elements wider than the page, e.g.:\n  " + "\n  ".join(overflowing[:20])
                 )
 
+            # Writing the page numbers into the contents can lengthen it and move the chapters;
+            # repeat until the numbers written are the pages the chapters start on.
             starts = chapter_starts(page.pdf(**numbered), pages)
-            page.evaluate(
-                "starts => document.querySelectorAll('[data-page]')"
-                ".forEach(s => { s.textContent = starts[s.dataset.page]; })",
-                {anchor(name): number for name, number in starts.items()},
-            )
-            book = page.pdf(**numbered)
-            if chapter_starts(book, pages) != starts:
-                raise RuntimeError("chapters moved when the contents got their page numbers")
+            for _ in range(4):
+                page.evaluate(
+                    "starts => document.querySelectorAll('[data-page]')"
+                    ".forEach(s => { s.textContent = starts[s.dataset.page]; })",
+                    {anchor(name): number for name, number in starts.items()},
+                )
+                book = page.pdf(**numbered)
+                moved = chapter_starts(book, pages)
+                if moved == starts:
+                    break
+                starts = moved
+            else:
+                raise RuntimeError("chapters keep moving when the contents get their page numbers")
             browser.close()
     finally:
         httpd.shutdown()

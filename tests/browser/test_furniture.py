@@ -116,6 +116,20 @@ def test_footer_shows_version_and_build_date(view):
     check(view.where, f"footer (“{footer[:140]}”)", problems)
 
 
+def test_header_controls_sit_inside_the_header_bar(view):
+    """Every button of the header, the edition switcher included, lies within the header bar
+    (a second header item once wrapped below it, cutting the buttons at the top of the page)."""
+    header = view.probe["furniture"]["header"]
+    if header is None:
+        fail(view.where, "no header bar (.bd-header-article)", [])
+    problems = [
+        f"{c['el']}: {c['top']:.0f}..{c['bottom']:.0f} px, bar {header['top']:.0f}..{header['bottom']:.0f} px"
+        for c in header["controls"]
+        if c["top"] < header["top"] - 1 or c["bottom"] > header["bottom"] + 1
+    ]
+    check(view.where, "header controls inside the header bar", problems)
+
+
 @pytest.mark.viewports("desktop")
 def test_favicon_declared_and_loads(view, server):
     icons = view.probe["furniture"]["icons"]

@@ -306,8 +306,15 @@ window.__bookProbes = (() => {
     const sidebar = document.querySelector("#pst-primary-sidebar, .bd-sidebar-primary");
     const sideLinks = sidebar ? Array.from(sidebar.querySelectorAll("a[href]")).map((a) => ({ href: a.href, text: squash(a.textContent) })) : [];
     const headings = Array.from(article().querySelectorAll("h1,h2,h3")).map((h) => ({ tag: h.tagName, text: squash(h.textContent.replace(/#$/, "")), id: (h.closest("section[id]") || {}).id || "" }));
+    // the header's controls (buttons, edition switcher): where each sits against the header bar
+    const bar = document.querySelector(".bd-header-article");
+    const barBox = bar ? bar.getBoundingClientRect() : null;
+    const controls = bar ? Array.from(bar.querySelectorAll(".header-article-item > *"))
+      .filter((el) => el.getClientRects().length)
+      .map((el) => { const r = el.getBoundingClientRect(); return { el: describe(el), top: r.top, bottom: r.bottom }; }) : [];
     return { footer: footer.map((f) => squash(f.innerText || f.textContent)).join(" | "), icons, buttons, sidebar_links: sideLinks,
-             headings, lang: document.documentElement.lang, title: document.title };
+             headings, lang: document.documentElement.lang, title: document.title,
+             header: barBox ? { top: barBox.top, bottom: barBox.bottom, controls } : null };
   }
 
   // 13. the language of the prose: letters of the article's prose (code, outputs and math
