@@ -62,12 +62,14 @@ class LargestStorages(TorchDispatchMode):
         return max(nbytes // dtype.itemsize for dtype, nbytes in self.bytes.items())
 
 
-def assert_parity(x, w, b, y, grad_output=None, needs=LEAVES, fn=chunked, **kwargs):
+def assert_parity(x, w, b, y, grad_output=None, needs=LEAVES, fn=chunked, oracle=None, **kwargs):
+    """Loss and gradients of ``fn`` equal the oracle's (default: ``naive``); return the oracle's."""
     got, got_grads = loss_and_grads(fn, x, w, b, y, grad_output, needs, **kwargs)
-    want, want_grads = loss_and_grads(naive, x, w, b, y, grad_output, needs, **kwargs)
+    want, want_grads = loss_and_grads(oracle or naive, x, w, b, y, grad_output, needs, **kwargs)
     torch.testing.assert_close(got, want, rtol=1e-9, atol=1e-9, equal_nan=True)
     for name, g, h in zip([name for name in LEAVES if name in needs], got_grads, want_grads):
         torch.testing.assert_close(g, h, rtol=1e-9, atol=1e-9, msg=lambda m, name=name: f"grad of {name}: {m}")
+    return want, want_grads
 
 
 def naive_with_options(
@@ -88,13 +90,8 @@ def naive_with_options(
 
 
 def assert_parity_with_options(x, w, b, y, grad_output=None, needs=LEAVES, fn=chunked, **kwargs):
-    """assert_parity against naive_with_options; the options must change the loss (else the test could not fail)."""
-    got, got_grads = loss_and_grads(fn, x, w, b, y, grad_output, needs, **kwargs)
-    want, want_grads = loss_and_grads(naive_with_options, x, w, b, y, grad_output, needs, **kwargs)
-    torch.testing.assert_close(got, want, rtol=1e-9, atol=1e-9, equal_nan=True)
-    for name, g, h in zip([name for name in LEAVES if name in needs], got_grads, want_grads):
-        torch.testing.assert_close(g, h, rtol=1e-9, atol=1e-9, msg=lambda m, name=name: f"grad of {name}: {m}")
-    return want, want_grads
+    """assert_parity against naive_with_options (the z-loss and soft-cap oracle)."""
+    return assert_parity(x, w, b, y, grad_output, needs, fn, oracle=naive_with_options, **kwargs)
 
 
 #: The new options alone and together: a strong z-loss and a cap below the logits' spread.
