@@ -149,3 +149,32 @@ def test_no_straight_quote_that_smart_quotes_would_turn_the_wrong_way():
             prose = pattern.sub(" ", prose)
         problems += [f"{page}: …{prose[max(0, m.start() - 12) : m.end() + 12]}…" for m in MISREAD_QUOTE.finditer(prose)]
     assert problems == []
+
+
+# Words that may stand in \text{} inside math: units, and names the code spells the same way in
+# both editions (argument and reduction names, data values, abbreviations). Anything else is
+# English the Chinese edition cannot translate (math is kept verbatim): it belongs in the prose
+# around the formula, or becomes a symbol the prose defines.
+MATH_TEXT_ALLOWED = {
+    *("bit", "bits", "nat", "nats", "bytes", "MiB"),
+    *("input", "target", "mean", "init", "full", "focal", "test", "max", "NaN", "clouds", "const"),
+    *("MM", "CE", "SE"),
+}
+MATH_TEXT = re.compile(r"\\(?:text|textrm|mbox)\{([^{}]*)\}")
+
+
+def test_math_in_the_chapters_holds_no_english_words():
+    import nbformat
+
+    from tools.notebooks import toc_notebooks
+
+    problems = []
+    for path in toc_notebooks():
+        for number, cell in enumerate(nbformat.read(path, as_version=4).cells):
+            if cell.cell_type != "markdown":
+                continue
+            inline = INLINE_MATH.finditer(DISPLAY_MATH.sub(" ", cell.source))
+            for math in (*DISPLAY_MATH.finditer(cell.source), *inline):
+                words = [w.strip() for w in MATH_TEXT.findall(math["content"])]
+                problems += [f"{path.name} cell {number}: \\text{{{w}}}" for w in words if w not in MATH_TEXT_ALLOWED]
+    assert problems == []
