@@ -43,3 +43,16 @@ def test_every_chapter_starts_with_the_install_cell_of_the_configured_repository
         first = nbformat.read(path, as_version=4).cells[0]
         assert is_install_cell(first) and first.source == expected, f"{path.name}: run `make notebooks`"
         assert "remove-cell" in first.metadata["tags"], f"{path.name}: the install cell is hidden in the book"
+
+
+def test_chinese_search_keeps_one_character_terms(tmp_path):
+    """熵 is a word of the Chinese search index, alone and inside 交叉熵 (Sphinx's own splitter
+    drops every word of one character); other one-character words stay out."""
+    from tools.book_site import ChineseSearch
+
+    dictionary = tmp_path / "jieba.dict"
+    dictionary.write_text("熵 100000 n\n交叉熵 100000 n\n", encoding="utf-8")
+    search = ChineseSearch({"dict": str(dictionary)})
+    words = search.split("交叉熵不小于熵")
+    assert "交叉熵" in words and words.count("熵") == 2
+    assert search.word_filter("熵") and search.word_filter("交叉熵") and not search.word_filter("于")

@@ -108,6 +108,7 @@ CHINESE_SEARCHES = {
     "交叉熵": ["book/cross_entropy.html", "book/cross_entropy_loss.html", "book/binary_cross_entropy.html"],
     "负对数似然": ["book/cross_entropy.html"],
     "标签平滑": ["book/cross_entropy_loss.html"],
+    "熵": ["book/entropy.html"],  # one character: the book's central term
 }
 
 
