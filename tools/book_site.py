@@ -21,7 +21,8 @@ Loaded through ``sphinx.local_extensions`` in ``_config.yml``. It does four thin
 6. **The words around the pages, translated.** Page text is translated by Sphinx's gettext
    workflow (one catalog per page). What is not page text has its own catalog,
    ``locales/<language>/LC_MESSAGES/site.po``: the book's title and author, the footer, the 404
-   page, the search box placeholder, the figure-number format, and the alt text of every figure
+   page, the search box placeholder, the hints of hidden solutions ("Click to show"), the
+   figure-number format, and the alt text of every figure
    (notebook cell metadata ``mystnb.image.alt``). The gettext build writes its template,
    ``site.pot``, next to the pages' templates, so ``python -m tools.i18n update`` and ``check``
    treat it like any page; a translated build warns (strict: fails) on a string of it that has no
@@ -108,6 +109,8 @@ def site_strings(config: Config) -> dict[str, str]:
         "author": config.author,
         "footer": FOOTER,
         "search": config.html_theme_options.get("search_bar_text", ""),
+        "toggle hint": config.togglebutton_hint,
+        "toggle hint hide": config.togglebutton_hint_hide,
         "404 title": config.notfound_context.get("title", ""),
         "404 body": config.notfound_context.get("body", ""),
     }
@@ -163,6 +166,11 @@ def configure(app: Sphinx, config: Config) -> None:
         config.notfound_urls_prefix = config.notfound_urls_prefix.rstrip("/") + "/" + EDITIONS[language]["folder"]
     if "search" in strings:
         config.html_theme_options["search_bar_text"] = translate(strings["search"], "search_bar_text")
+    # sphinx-togglebutton's hints beside hidden solutions ("Click to show"): its own catalogs
+    # are named zh-cn, which gettext never finds for zh_CN. Its config-inited handler, connected
+    # after this one, writes them into the pages' JavaScript.
+    config.togglebutton_hint = translate(strings["toggle hint"], "togglebutton_hint")
+    config.togglebutton_hint_hide = translate(strings["toggle hint hide"], "togglebutton_hint_hide")
     if language.startswith("zh"):
         config.html_search_options = {**config.html_search_options, "dict": str(jieba_dictionary(app, language))}
         search_languages[language] = ChineseSearch  # Sphinx looks up "zh_CN" before "zh"

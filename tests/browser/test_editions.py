@@ -98,6 +98,27 @@ def test_language_switcher_lands_on_the_same_page(view):
     check(view.where, "language switcher", problems)
 
 
+#: The hint sphinx-togglebutton shows beside a closed and an open solution's title, by edition.
+TOGGLE_HINTS = {"en": ("Click to show", "Click to hide"), "zh_CN": ("点击显示", "点击隐藏")}
+
+
+@pytest.mark.viewports("desktop")
+def test_solution_hints_are_in_the_language_of_the_edition(view):
+    """Beside a solution's title (at desktop width) the hint says, in this edition's language,
+    that a click shows it, and once it is open, that a click hides it."""
+    show, hide = TOGGLE_HINTS[view.edition]
+    problems = []
+    for s in view.solutions:
+        if s["hint"] is None:  # a solution without a toggle (shown open)
+            continue
+        if "hint_after" not in s:  # open before any click
+            expected = [(s["hint"], hide)]
+        else:
+            expected = [(s["hint"], show)] + ([(s["hint_after"], hide)] if s["opened"] else [])
+        problems += [f"“{s['title']}”: the hint reads {got!r}, not {want!r}" for got, want in expected if got != want]
+    check(view.where, "solution hints in another language", problems)
+
+
 def search_index(edition) -> dict:
     text = (edition.root / "searchindex.js").read_text(encoding="utf-8")
     return json.loads(text[text.index("(") + 1 : text.rindex(")")])
