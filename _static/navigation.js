@@ -1,4 +1,6 @@
 /*
+ * Two fixes of the themes' behaviour: the sidebar buttons (below) and search excerpts (at the end).
+ *
  * Make the visible sidebar buttons work (sphinx-book-theme 1.3.0 on pydata-sphinx-theme 0.17.1).
  *
  * pydata-sphinx-theme 0.17 renders its own ".primary-toggle" and ".secondary-toggle" inside the
@@ -25,4 +27,25 @@ document.addEventListener("DOMContentLoaded", () => {
       });
     }
   }
+});
+
+/*
+ * Search results: each excerpt is the page's own text around the word.
+ *
+ * Sphinx's searchtools.js (7.4) takes an excerpt from the text of the result page's
+ * [role="main"] element, which in sphinx-book-theme begins with the article header (the download
+ * menu ".ipynb .pdf" and the language switcher "English" / "中文") and Jupyter Book's print-only
+ * title and contents; a word in a heading then gets that furniture as its excerpt. What
+ * searchtools.js strips itself (.headerlink, script, style) is not configurable, so the page is
+ * stripped of the furniture first. `Search` is searchtools.js's, on the search page only; it
+ * fetches the result pages after DOMContentLoaded.
+ */
+document.addEventListener("DOMContentLoaded", () => {
+  if (typeof Search === "undefined") return;
+  const htmlToText = Search.htmlToText;
+  Search.htmlToText = (htmlString, anchor) => {
+    const page = new DOMParser().parseFromString(htmlString, "text/html");
+    page.querySelectorAll(".bd-header-article, .onlyprint").forEach((element) => element.remove());
+    return htmlToText(page.documentElement.outerHTML, anchor);
+  };
 });

@@ -54,3 +54,16 @@ def test_every_module_on_the_api_page_has_a_summary():
         s.splitlines()[0] for s in sections if "automodule" in s and not s.split("```", 1)[0].split("\n", 1)[1].strip()
     ]
     assert bare == []
+
+
+def test_chinese_search_keeps_one_character_terms(tmp_path):
+    """熵 is a word of the Chinese search index, alone and inside 交叉熵 (Sphinx's own splitter
+    drops every word of one character); other one-character words stay out."""
+    from tools.book_site import ChineseSearch
+
+    dictionary = tmp_path / "jieba.dict"
+    dictionary.write_text("熵 100000 n\n交叉熵 100000 n\n", encoding="utf-8")
+    search = ChineseSearch({"dict": str(dictionary)})
+    words = search.split("交叉熵不小于熵")
+    assert "交叉熵" in words and words.count("熵") == 2
+    assert search.word_filter("熵") and search.word_filter("交叉熵") and not search.word_filter("于")

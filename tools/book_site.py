@@ -21,7 +21,8 @@ Loaded through ``sphinx.local_extensions`` in ``_config.yml``. It does four thin
 6. **The words around the pages, translated.** Page text is translated by Sphinx's gettext
    workflow (one catalog per page). What is not page text has its own catalog,
    ``locales/<language>/LC_MESSAGES/site.po``: the book's title and author, the footer, the 404
-   page, the search box placeholder, the figure-number format, and the alt text of every figure
+   page, the search box placeholder, the hints of hidden solutions ("Click to show"), the
+   figure-number format, and the alt text of every figure
    (notebook cell metadata ``mystnb.image.alt``). The gettext build writes its template,
    ``site.pot``, next to the pages' templates, so ``python -m tools.i18n update`` and ``check``
    treat it like any page; a translated build warns (strict: fails) on a string of it that has no
@@ -29,7 +30,8 @@ Loaded through ``sphinx.local_extensions`` in ``_config.yml``. It does four thin
    because sphinx-external-toc inserts them after Sphinx's own translation step.
 7. **Chinese search.** For ``zh_CN`` the search index is built with jieba (Sphinx's Chinese
    splitter) and a user dictionary generated from ``locales/zh_CN/terminology.csv``, so a term
-   such as 交叉熵 is one search word.
+   such as 交叉熵 is one search word; a one-character term (熵) is a search word too, also where
+   it is part of a longer one (``ChineseSearch``).
 """
 
 from __future__ import annotations
@@ -56,6 +58,8 @@ from sphinx import addnodes
 from sphinx.application import Sphinx
 from sphinx.config import Config
 from sphinx.locale import init as init_locale
+from sphinx.search import languages as search_languages
+from sphinx.search.zh import SearchChinese
 from sphinx.transforms import SphinxTransform
 from sphinx.util import logging
 from sphinx.util.i18n import docname_to_domain
@@ -105,6 +109,8 @@ def site_strings(config: Config) -> dict[str, str]:
         "author": config.author,
         "footer": FOOTER,
         "search": config.html_theme_options.get("search_bar_text", ""),
+        "toggle hint": config.togglebutton_hint,
+        "toggle hint hide": config.togglebutton_hint_hide,
         "404 title": config.notfound_context.get("title", ""),
         "404 body": config.notfound_context.get("body", ""),
     }
@@ -160,8 +166,14 @@ def configure(app: Sphinx, config: Config) -> None:
         config.notfound_urls_prefix = config.notfound_urls_prefix.rstrip("/") + "/" + EDITIONS[language]["folder"]
     if "search" in strings:
         config.html_theme_options["search_bar_text"] = translate(strings["search"], "search_bar_text")
+    # sphinx-togglebutton's hints beside hidden solutions ("Click to show"): its own catalogs
+    # are named zh-cn, which gettext never finds for zh_CN. Its config-inited handler, connected
+    # after this one, writes them into the pages' JavaScript.
+    config.togglebutton_hint = translate(strings["toggle hint"], "togglebutton_hint")
+    config.togglebutton_hint_hide = translate(strings["toggle hint hide"], "togglebutton_hint_hide")
     if language.startswith("zh"):
         config.html_search_options = {**config.html_search_options, "dict": str(jieba_dictionary(app, language))}
+        search_languages[language] = ChineseSearch  # Sphinx looks up "zh_CN" before "zh"
     config.project = config.html_title
     config.html_context = {**config.html_context, "book_links": SIDEBAR_LINKS.get(language, SIDEBAR_LINKS["en"])}
     config.version = config.release = celib.__version__
@@ -274,18 +286,40 @@ def write_site_template(app: Sphinx, exception: Exception | None) -> None:
 def jieba_dictionary(app: Sphinx, language: str) -> Path:
     """A jieba user dictionary of the Chinese terms of ``terminology.csv`` (one word, a high
     frequency, per line), written into the build's doctree folder, so that the search index
-    holds 交叉熵 and 负对数似然 as words, not as pieces."""
+    holds 交叉熵 and 负对数似然 as words, not as pieces, and 熵 as a word (``ChineseSearch``)."""
     table = Path(app.srcdir, "locales", language, "terminology.csv")
     words: list[str] = []
     with table.open(encoding="utf-8") as f:
         for row in csv.DictReader(f):
             for word in re.findall(r"[\u3400-\u9fff]+", row["中文"]):
-                if len(word) > 1 and word not in words:
+                if word not in words:
                     words.append(word)
     path = Path(app.doctreedir, f"jieba-{language}.dict")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(f"{word} 100000 n\n" for word in words), encoding="utf-8")
     return path
+
+
+class ChineseSearch(SearchChinese):
+    """Sphinx's Chinese search, with the one-character terms of the user dictionary as words.
+
+    ``SearchChinese`` keeps no word of one character in the index (its ``word_filter``), so 熵,
+    the book's central term, was not searchable; and jieba keeps 交叉熵 whole, so no page about
+    cross entropy held 熵 either. Here such a term is a word wherever it stands, alone or inside
+    a longer word, as "entropy" is a word of "cross entropy" in the English index."""
+
+    def init(self, options: dict[str, str]) -> None:
+        super().init(options)
+        lines = Path(options["dict"]).read_text(encoding="utf-8").splitlines()
+        self.one_character_terms = {word for word, *_ in map(str.split, lines) if len(word) == 1}
+
+    def split(self, input: str) -> list[str]:
+        words = super().split(input)
+        inside = [term for word in words if len(word) > 1 for term in self.one_character_terms if term in word]
+        return words + inside
+
+    def word_filter(self, stemmed_word: str) -> bool:
+        return stemmed_word in self.one_character_terms or super().word_filter(stemmed_word)
 
 
 # --- 2. gpu cells ----------------------------------------------------------------------------

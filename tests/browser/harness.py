@@ -360,7 +360,9 @@ class Visitor:
         results = []
         for i in range(tab.evaluate("() => document.querySelectorAll('div.solution').length")):
             aim = tab.evaluate("i => window.__bookProbes.solutionAim(i)", i)
+            # "hint": what the solution's toggle shows beside its title; "hint_after": after the click.
             entry = {"index": i, "title": aim["title"], "id": aim["id"], "on": aim["on"], "hit": aim.get("hit")}
+            entry["hint"] = aim["hint"]
             if aim["open"]:  # open by default is fine (nothing to click)
                 results.append(entry | {"opened": True, "jumped": False})
                 continue
@@ -375,7 +377,13 @@ class Visitor:
                 tab.mouse.click(aim["x"], aim["y"])
             after = tab.evaluate("i => window.__bookProbes.solutionAfter(i)", i)
             results.append(
-                entry | {"opened": after["open"], "jumped": after["href"] != aim["href"], "url_after": after["href"]}
+                entry
+                | {
+                    "opened": after["open"],
+                    "jumped": after["href"] != aim["href"],
+                    "url_after": after["href"],
+                    "hint_after": after["hint"],
+                }
             )
         return results
 

@@ -11,6 +11,7 @@ import re
 from urllib.parse import quote
 
 import pytest
+from bs4 import BeautifulSoup
 from checks import check, fail
 from harness import EDITIONS, SITE, VIEWPORTS, counterpart
 
@@ -97,6 +98,27 @@ def test_language_switcher_lands_on_the_same_page(view):
     check(view.where, "language switcher", problems)
 
 
+#: The hint sphinx-togglebutton shows beside a closed and an open solution's title, by edition.
+TOGGLE_HINTS = {"en": ("Click to show", "Click to hide"), "zh_CN": ("点击显示", "点击隐藏")}
+
+
+@pytest.mark.viewports("desktop")
+def test_solution_hints_are_in_the_language_of_the_edition(view):
+    """Beside a solution's title (at desktop width) the hint says, in this edition's language,
+    that a click shows it, and once it is open, that a click hides it."""
+    show, hide = TOGGLE_HINTS[view.edition]
+    problems = []
+    for s in view.solutions:
+        if s["hint"] is None:  # a solution without a toggle (shown open)
+            continue
+        if "hint_after" not in s:  # open before any click
+            expected = [(s["hint"], hide)]
+        else:
+            expected = [(s["hint"], show)] + ([(s["hint_after"], hide)] if s["opened"] else [])
+        problems += [f"“{s['title']}”: the hint reads {got!r}, not {want!r}" for got, want in expected if got != want]
+    check(view.where, "solution hints in another language", problems)
+
+
 def search_index(edition) -> dict:
     text = (edition.root / "searchindex.js").read_text(encoding="utf-8")
     return json.loads(text[text.index("(") + 1 : text.rindex(")")])
@@ -107,6 +129,7 @@ CHINESE_SEARCHES = {
     "交叉熵": ["book/cross_entropy.html", "book/cross_entropy_loss.html", "book/binary_cross_entropy.html"],
     "负对数似然": ["book/cross_entropy.html"],
     "标签平滑": ["book/cross_entropy_loss.html"],
+    "熵": ["book/entropy.html"],  # one character: the book's central term
 }
 
 
@@ -133,32 +156,74 @@ def test_chinese_terms_are_words_of_the_search_index(zh):
     check(f"{zh.prefix}searchindex.js", "Chinese search words", problems)
 
 
-@pytest.mark.parametrize("zh", zh_editions())
-def test_chinese_search_finds_the_chapters(zh, browser, server):
-    """Typed into the search page, offline, each word lists the chapters about it."""
+def search(browser, server, edition, word: str) -> list[dict]:
+    """Type ``word`` into the search page of ``edition`` (offline) and wait for all results: each
+    is its link and its excerpt ("" for a result without one, e.g. an object of the API page)."""
     width, height, _ = VIEWPORTS["desktop"]
     context = browser.new_context(viewport={"width": width, "height": height})
     context.route("**/*", lambda r: r.continue_() if server.netloc in r.request.url else r.abort())
-    tab = context.new_page()
-    problems = []
     try:
-        for word, chapters in CHINESE_SEARCHES.items():
-            tab.goto(server.url(f"{zh.prefix}search.html?q={quote(word)}"), wait_until="load")
-            tab.wait_for_function(
-                "() => document.querySelector('#search-results .search-summary')"
-                " && !/searching|正在搜索/i.test(document.querySelector('#search-results h2')?.textContent || '')",
-                timeout=20_000,
-            )
-            hrefs = tab.evaluate(
-                "() => Array.from(document.querySelectorAll('#search-results ul.search li > a')).map(a => a.href)"
-            )
-            found = {server.rel(h).removeprefix(zh.prefix) for h in hrefs}
-            missing = [c for c in chapters if c not in found]
-            if missing:
-                problems.append(f"{word!r}: {len(hrefs)} results, not {missing} (found {sorted(found)[:8]})")
+        tab = context.new_page()
+        tab.goto(server.url(f"{edition.prefix}search.html?q={quote(word)}"), wait_until="load")
+        tab.wait_for_function(
+            "() => document.querySelector('#search-results .search-summary')"
+            " && !/searching|正在搜索/i.test(document.querySelector('#search-results h2')?.textContent || '')",
+            timeout=20_000,
+        )
+        tab.wait_for_load_state("networkidle")  # each excerpt comes from a fetch of its page
+        return tab.evaluate(
+            """() => Array.from(document.querySelectorAll('#search-results ul.search li')).map(li => ({
+                href: li.querySelector('a').href,
+                excerpt: li.querySelector('p.context')?.textContent || '',
+            }))"""
+        )
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("zh", zh_editions())
+def test_chinese_search_finds_the_chapters(zh, browser, server):
+    """Typed into the search page, offline, each word lists the chapters about it."""
+    problems = []
+    for word, chapters in CHINESE_SEARCHES.items():
+        results = search(browser, server, zh, word)
+        found = {server.rel(r["href"]).removeprefix(zh.prefix) for r in results}
+        missing = [c for c in chapters if c not in found]
+        if missing:
+            problems.append(f"{word!r}: {len(results)} results, not {missing} (found {sorted(found)[:8]})")
     check(f"{zh.prefix}search.html", "Chinese search", problems)
+
+
+#: A word searched in each edition, whose excerpts are checked.
+EXCERPT_SEARCHES = {"en": "entropy", "zh_CN": "交叉熵"}
+#: How many excerpts (the first ones) are compared with the text of their pages, and how many
+#: characters at the start of each (whitespace aside) must be that page's text.
+EXCERPTS_CHECKED = 6
+EXCERPT_START = 20
+
+
+def test_search_excerpts_are_page_text(edition, browser, server):
+    """An excerpt under a search result is the text of that page around the word, not the page's
+    furniture: not the language switcher ("English", "中文"), the header buttons (".ipynb") or the
+    print-only contents that come before the text in the element searchtools.js reads."""
+    word = EXCERPT_SEARCHES[edition.name]
+    results = [r for r in search(browser, server, edition, word) if r["excerpt"]]
+    if not results:
+        fail(f"{edition.prefix}search.html?q={word}", "search results with an excerpt", ["none"])
+    problems = []
+    for result in results[:EXCERPTS_CHECKED]:
+        page = server.rel(result["href"])
+        excerpt = " ".join(result["excerpt"].split()).removeprefix("...").removesuffix("...").strip()
+        soup = BeautifulSoup((SITE / page).read_text(encoding="utf-8"), "html.parser")
+        switchers = [a.get_text(strip=True) for a in soup.select("a.language-switcher")]
+        article = soup.select_one("article")
+        for link in article.select("a.headerlink"):
+            link.decompose()
+        text = "".join(article.get_text().split())
+        start = "".join(excerpt.split())[:EXCERPT_START]
+        if any(excerpt.startswith(label) for label in switchers) or len(start) < EXCERPT_START or start not in text:
+            problems.append(f"{page}: “{excerpt[:80]}”")
+    check(f"{edition.prefix}search.html?q={word}", "excerpts that are not the text of their page", problems)
 
 
 def test_every_edition_is_listed():

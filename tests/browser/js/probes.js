@@ -358,7 +358,10 @@ window.__bookProbes = (() => {
     const shown = (e) => isShown(e, true);
     const open = s.tagName === "DETAILS" ? s.open : body.length > 0 && body.some(shown) && !s.classList.contains("toggle-hidden");
     const details = s.closest("details");
-    return { id: s.id, title: clip(title ? title.textContent : "", 80), open: details ? details.open && body.some(shown) : open };
+    // The hint sphinx-togglebutton shows beside the title (on wide screens), from its button.
+    const button = s.querySelector("button.toggle-button");
+    const hint = button ? getComputedStyle(button, "::before").content.replace(/^"|"$/g, "") : null;
+    return { id: s.id, title: clip(title ? title.textContent : "", 80), open: details ? details.open && body.some(shown) : open, hint };
   }
   // Scroll solution i's title to mid-screen and say where a reader clicks it: the middle of the
   // first line of its link text (the blue words), or of the title if it has no link.
