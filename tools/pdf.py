@@ -25,6 +25,10 @@ merging would need page numbers stamped afterwards and every cross-chapter link 
 - The cover (title, author, version, build date) is printed on its own and put in front with
   pypdf, so it carries no page number: printed page n is page n of the PDF after the cover, and
   the page labels say so. pypdf also adds the outline (parts and chapters) and fixed dates.
+- Text: Noto CJK draws some CJK radicals and the ideographs they look like with one shared glyph
+  (the Kangxi radical ⼀ U+2F00 and 一 U+4E00), and Chromium's text layer gives such a glyph the
+  radical's code point, so about one Chinese character in ten would be searched and copied as a
+  radical. ``map_shared_glyphs`` rewrites the fonts' ToUnicode maps to the ideographs.
 - Languages: the title, author, part captions and chapter titles come from the built pages; the
   few words this tool writes itself come from ``STRINGS``, keyed by the site's ``<html lang>``.
   Another edition is printed the same way from its own site root to its own output path.
@@ -42,6 +46,7 @@ import html
 import http.server
 import io
 import os
+import re
 import shutil
 import threading
 import time
@@ -52,6 +57,7 @@ from urllib.parse import urljoin, urlsplit
 from bs4 import BeautifulSoup
 from playwright.sync_api import sync_playwright
 from pypdf import PdfReader, PdfWriter
+from pypdf.generic import DictionaryObject, NameObject
 
 import celib
 from tools.notebooks import ROOT, toc_files
@@ -66,6 +72,8 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+#: The CJK font the pages are set in (Debian's fonts-noto-cjk), and its Simplified Chinese face.
+NOTO_CJK, NOTO_CJK_FACE = Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"), "Noto Sans CJK SC"
 SITE_COPY = "_downloads/book.pdf"  # where _templates/book-links.html links to, in every edition
 BOOK_URL, COVER_URL = "/__book__.html", "/__cover__.html"  # served from memory, not written to the site
 MARGIN_MM = {"top": 16, "bottom": 18, "left": 18, "right": 18}  # the bottom margin holds the page number
@@ -342,6 +350,87 @@ def assemble(
     return writer
 
 
+@functools.cache
+def shared_radicals() -> dict[int, str]:
+    """Each radical (U+2E80 to U+2FDF) that Noto CJK draws with the glyph of an ideograph, to that
+    ideograph: ⼀ U+2F00 to 一, ⻅ U+2EC5 to 见 (empty without the font)."""
+    if not NOTO_CJK.exists():
+        return {}
+    from fontTools.ttLib import TTCollection
+
+    fonts = TTCollection(NOTO_CJK, lazy=True).fonts
+    cmap = next(f for f in fonts if f["name"].getDebugName(1) == NOTO_CJK_FACE).getBestCmap()
+    ideographs = {glyph: chr(code) for code, glyph in cmap.items() if 0x4E00 <= code <= 0x9FFF}
+    return {code: ideographs[glyph] for code, glyph in cmap.items() if 0x2E80 <= code <= 0x2FDF and glyph in ideographs}
+
+
+_BFCHAR = re.compile(rb"\d+\s+beginbfchar(.*?)endbfchar", re.S)
+_BFRANGE = re.compile(rb"\d+\s+beginbfrange(.*?)endbfrange", re.S)
+_HEX = re.compile(rb"<([0-9A-Fa-f]+)>")
+
+
+def _utf16(hex_code: bytes) -> str:
+    return bytes.fromhex(hex_code.decode()).decode("utf-16-be")
+
+
+def to_unicode_without_radicals(cmap: bytes, table: dict[int, str]) -> bytes | None:
+    """A ToUnicode CMap whose targets in ``table`` (radicals) are replaced by its ideographs; None if
+    it has none. Every mapping is rewritten as a ``bfchar`` entry (a range's targets are consecutive,
+    and a replaced one breaks that), 100 per block as the CMap format allows."""
+    pairs: list[tuple[bytes, str]] = []
+    for block in _BFCHAR.findall(cmap):
+        codes = _HEX.findall(block)
+        pairs += [(codes[i], _utf16(codes[i + 1])) for i in range(0, len(codes) - 1, 2)]
+    for block in _BFRANGE.findall(cmap):
+        codes = _HEX.findall(block)
+        for low, high, first in (codes[i : i + 3] for i in range(0, len(codes) - 2, 3)):
+            start, width = int(low, 16), len(low)
+            target = _utf16(first)
+            for offset in range(int(high, 16) - start + 1):
+                text = target[:-1] + chr(ord(target[-1]) + offset)
+                pairs.append((f"{start + offset:0{width}X}".encode(), text))
+    mapped = [(code, "".join(table.get(ord(c), c) for c in text)) for code, text in pairs]
+    if mapped == pairs:
+        return None
+    blocks = []
+    for i in range(0, len(mapped), 100):
+        chunk = mapped[i : i + 100]
+        lines = [b"<%s> <%s>" % (code, text.encode("utf-16-be").hex().upper().encode()) for code, text in chunk]
+        blocks.append(b"%d beginbfchar\n%s\nendbfchar" % (len(chunk), b"\n".join(lines)))
+    head = cmap[: min(m.start() for m in (*_BFCHAR.finditer(cmap), *_BFRANGE.finditer(cmap)))]
+    tail = cmap[cmap.rindex(b"endcmap") :]
+    return head + b"\n".join(blocks) + b"\n" + tail
+
+
+def map_shared_glyphs(writer: PdfWriter) -> int:
+    """Rewrite the ToUnicode map of every font of ``writer`` that reads a shared glyph as a radical
+    (``shared_radicals``); return how many maps changed."""
+    table, done, changed = shared_radicals(), set(), 0
+
+    def visit(resources: DictionaryObject) -> None:
+        nonlocal changed
+        for font in resources.get("/Font", DictionaryObject()).get_object().values():
+            font = font.get_object()
+            reference = font.get("/ToUnicode")
+            if reference is None or id(stream := reference.get_object()) in done:
+                continue
+            done.add(id(stream))
+            fixed = to_unicode_without_radicals(stream.get_data(), table)
+            if fixed is not None:
+                stream.set_data(fixed)
+                changed += 1
+        for xobject in resources.get("/XObject", DictionaryObject()).get_object().values():
+            xobject = xobject.get_object()
+            if xobject.get("/Subtype") == NameObject("/Form") and "/Resources" in xobject:
+                visit(xobject["/Resources"].get_object())
+
+    if table:
+        for page in writer.pages:
+            if "/Resources" in page:
+                visit(page["/Resources"].get_object())
+    return changed
+
+
 def build(site: Path, out: Path) -> int:
     """Write the PDF of the edition built in ``site`` to ``out``; return its number of pages."""
     names = toc_files()
@@ -359,6 +448,7 @@ def build(site: Path, out: Path) -> int:
     book_html = document(root, book_body(pages, captions, words))
     cover, book, starts = render(site, cover_html, book_html, pages)
     writer = assemble(cover, book, starts, pages, captions, words, when)
+    map_shared_glyphs(writer)
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("wb") as stream:
         writer.write(stream)

@@ -10,7 +10,6 @@ missing from the text: comparing every such line of the HTML with the PDF's text
 
 from __future__ import annotations
 
-import functools
 import re
 import unicodedata
 from pathlib import Path
@@ -30,30 +29,9 @@ PDFS = ROOT / "_build" / "pdf"
 TEX_MARKERS = ["\\(", "\\[", "$$", "\\frac", "\\sum", "\\mathrm", "\\log", "\\left"]
 
 
-#: The font of the Chinese edition's PDF (Debian's fonts-noto-cjk), and the face it is set in.
-NOTO_CJK, NOTO_CJK_FACE = Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"), "Noto Sans CJK SC"
-
-
-@functools.cache
-def radicals() -> dict[int, str]:
-    """Each radical (U+2E80 to U+2FDF) that Noto CJK draws with the glyph of an ideograph, to that
-    ideograph: ⼀ U+2F00 to 一, ⻅ U+2EC5 to 见. Chromium writes such a shared glyph into the PDF's
-    text as the radical; the checks of what is printed read it as the ideograph it shows, and
-    ``test_chinese_characters_are_those_of_the_html`` reports it."""
-    if not NOTO_CJK.exists():
-        return {}
-    from fontTools.ttLib import TTCollection
-
-    fonts = TTCollection(NOTO_CJK, lazy=True).fonts
-    cmap = next(f for f in fonts if f["name"].getDebugName(1) == NOTO_CJK_FACE).getBestCmap()
-    ideographs = {glyph: chr(code) for code, glyph in cmap.items() if 0x4E00 <= code <= 0x9FFF}
-    return {code: ideographs[glyph] for code, glyph in cmap.items() if 0x2E80 <= code <= 0x2FDF and glyph in ideographs}
-
-
 def squash(text: str) -> str:
-    """Text without whitespace (wrapping a line only adds whitespace), ligatures (ﬁ: fi) and
-    radicals in place of ideographs (``radicals``)."""
-    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text)).translate(radicals())
+    """Text without whitespace (wrapping a line only adds whitespace) and ligatures (ﬁ: fi)."""
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))
 
 
 def words(element) -> str:
@@ -257,15 +235,11 @@ def test_every_chapter_prose_is_printed_as_text(body, articles):
 CJK = re.compile(r"[\u2e80-\u2fdf\u3000-\u303f\u3400-\u9fff\uf900-\ufaff\uff00-\uffef]")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Chromium writes the glyphs Noto CJK shares between a radical and an ideograph as the radical "
-    "(⼀ U+2F00 for 一 in about 1 Chinese character in 10); tools/pdf.py does not map them back yet",
-)
 def test_chinese_characters_are_those_of_the_html(printed, texts, articles):
     """Every Chinese character of the PDF's text is one the pages have: a character that only
     looks the same (the Kangxi radical ⼀ U+2F00 for 一 U+4E00, which a font's shared glyph gives)
-    makes the PDF unsearchable for the words that hold it and garbles what a reader copies."""
+    makes the PDF unsearchable for the words that hold it and garbles what a reader copies
+    (tools/pdf.py's ``map_shared_glyphs`` maps the glyphs Noto CJK shares back to the ideographs)."""
     html = "".join(article.get_text() for article in articles.values())
     html += root_page(printed).get_text() + "".join("".join(row.values()) for row in STRINGS.values())
     known = set(CJK.findall(html))
