@@ -162,4 +162,5 @@ def run(kernel: Callable[..., Any], *args: Any) -> Any:
         with torch.no_grad(), torch._dynamo.config.patch(recompile_limit=RECOMPILE_LIMIT):
             return _compiled[name](*args)
     except Exception as error:  # the compiler's errors have many types (C++ build, Triton, dynamo)
-        raise CompileFailed(f"{name} failed: {type(error).__name__}: {error}") from error
+        first_line = (str(error).strip().splitlines() or [""])[0]
+        raise CompileFailed(f"{name} failed: {type(error).__name__}: {first_line}") from error

@@ -60,6 +60,24 @@ instead of three) and no float32 copy of the weight gradient. (On CUDA, cuBLAS m
 split-K partial sums in bf16/fp16 unless
 ``torch.backends.cuda.matmul.allow_bf16_reduced_precision_reduction``, or its fp16 twin, is
 False, as in the naive computation's products.)
+
+**Float32 main gradients.** Mixed-precision training keeps a float32 copy of each weight's
+gradient (Megatron-LM's ``main_grad``) and adds every micro-batch's gradient to it. With
+``main_grad=`` the weight gradient of each chunk goes straight into that buffer:
+:math:`G^\top x` is computed in the input's dtype a block of vocabulary rows at a time and added in
+float32, so the running sum over the chunks is a float32 sum, the vocabulary pass is not needed,
+and three matrix products suffice. ``weight.grad`` stays untouched.
+
+**The compiled path.** Between the matrix products, a chunk's work is elementwise: the cap, the
+log-sum-exp, the loss and the gradient of the logits. By default (``compiled=True``) it runs in
+the kernels of :mod:`celib._fused`, compiled by ``torch.compile`` (C++ on CPU, Triton on CUDA),
+which read each chunk's logits in the input's dtype, keep the float32 arithmetic in registers
+and write the gradient over the logits: no float32 chunk buffer, no ``tanh`` buffer (it is
+recomputed), and two passes over the chunk instead of about ten. If compiling fails (no C++
+compiler, say), celib warns once and runs the eager chunk code from then on, which computes the
+same numbers one operation at a time; ``compiled=False`` chooses the eager code without trying.
+Inside a ``TorchDispatchMode`` (:class:`celib.tracing.OpRecorder`, ``FlopCounterMode``) the eager
+code runs, so that every operation is seen.
 """
 
 from __future__ import annotations
@@ -191,11 +209,16 @@ class _Config:
         """Rows per chunk on the compiled or the eager path."""
         if self.chunk_size is not None:
             return min(self.chunk_size, t.input.shape[0])
-        return default_chunk_size(*t.input.shape, t.input.dtype, softcap=self.softcap is not None, compiled=compiled)
+        num_tokens, hidden = t.input.shape
+        return default_chunk_size(
+            num_tokens, hidden, t.input.dtype, softcap=self.softcap is not None, compiled=compiled
+        )
 
     def params(self, vocab: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
         """The options as :mod:`celib._fused`'s kernels take them: ``(eps, lam, cap or 0, V)``."""
-        return torch.tensor([self.label_smoothing, self.lse_square_scale, self.softcap or 0.0, vocab], dtype=dtype, device=device)
+        return torch.tensor(
+            [self.label_smoothing, self.lse_square_scale, self.softcap or 0.0, vocab], dtype=dtype, device=device
+        )
 
 
 class _Needs(NamedTuple):
@@ -392,7 +415,7 @@ def _token_pass(
             buffers.add_weight_gradient(grad_weight, g_t, x)
             added.append(True)
         if grad_bias is not None:
-            grad_bias += bias_part  # type: ignore[operator]  # computed whenever needs.bias
+            grad_bias += bias_part  # computed whenever needs.bias
     grad_bias = None if grad_bias is None else grad_bias.to(weight.dtype)
     return losses, lse, _Gradients(grad_input, None if config.main_grad is not None else grad_weight, grad_bias)
 
@@ -731,6 +754,18 @@ def linear_cross_entropy(
         chunk_size: rows per chunk; ``None`` picks :func:`default_chunk_size`, for which one
             chunk's buffers take about 1/4 of the memory of the weight gradient (more if ``D``
             is so small that the chunk is held at 16 rows).
+        compiled: run the chunks' elementwise work in :mod:`celib._fused`'s compiled kernels
+            (the default; falls back to the eager code, with one warning, where ``torch.compile``
+            fails), or ``False`` for the eager code. Both compute the same loss and gradients
+            (exactly so in float64, to rounding otherwise).
+        main_grad: a buffer of ``weight``'s shape and device, float32 for bf16, float16 and
+            float32 weights (float64 for float64), to which the weight's gradient is added
+            instead of being returned as ``weight.grad`` (see the module docstring). For
+            ``'mean'`` and ``'sum'`` it is added during the forward pass, with the other
+            gradients, so the loss must then be backpropagated unscaled (``loss.backward()``;
+            another upstream gradient raises, because ``main_grad`` already holds the gradient
+            for 1); ``'none'`` adds it in the backward pass, weighted by the upstream gradient.
+            Nothing is added unless the weight requires grad in grad mode.
 
     Returns:
         A scalar loss, or the per-token losses (shape ``(N,)``) for ``reduction='none'``, in
