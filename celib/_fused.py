@@ -8,7 +8,7 @@ chunk. Compiled (Inductor generates C++ on CPU and Triton on CUDA), the steps be
 that reads the logits, reduces them, and one loop that writes the gradient over them, in the
 input's dtype, with float32 arithmetic in registers only.
 
-The three kernels are plain tensor code over a chunk's logits ``z_t`` (vocabulary-major,
+The three chunk kernels are plain tensor code over a chunk's logits ``z_t`` (vocabulary-major,
 ``(V, c)``, or a block of ``b`` vocabulary rows for all ``N`` tokens in the second pass). They
 take the options as one tensor ``params = (eps, lam, cap, V)`` in the computing dtype, so that a
 new smoothing, z-loss coefficient or cap does not recompile; ``capped`` (whether there is a cap)
@@ -16,7 +16,8 @@ and ``with_bias`` (whether to return the gradient of the bias) select the code. 
 compiles each kernel once (``dynamic=True``: one compiled kernel for every chunk size, with
 recompiles for a new dtype and for the sizes 0 and 1, which Inductor specialises) and turns any
 failure into :class:`CompileFailed`, after which :func:`available` is False for the rest of the
-process and the caller falls back to its eager chunk code.
+process and the caller falls back to its eager chunk code. A fourth kernel, :func:`accumulate`,
+adds a block of a bf16/float16 weight gradient to a float32 ``main_grad`` in one pass.
 """
 
 from __future__ import annotations
@@ -28,7 +29,16 @@ from typing import Any
 import torch
 from torch.utils._python_dispatch import _get_current_dispatch_mode
 
-__all__ = ["CompileFailed", "available", "chunk_gradient", "chunk_losses", "disable", "run", "vocab_block"]
+__all__ = [
+    "CompileFailed",
+    "accumulate",
+    "available",
+    "chunk_gradient",
+    "chunk_losses",
+    "disable",
+    "run",
+    "vocab_block",
+]
 
 # dynamo's default (8 per function) is too few for the dtypes and flags one process may use.
 RECOMPILE_LIMIT = 64
@@ -121,6 +131,12 @@ def vocab_block(
     g = _gradient(s, tanh, lse, is_target, token_weight, params)
     g_t.copy_(g)
     return g.sum(1) if with_bias else None
+
+
+def accumulate(total: torch.Tensor, part: torch.Tensor) -> None:
+    """``total += part`` for a ``part`` of a lower precision, converted on the fly (eagerly, PyTorch
+    would first write a converted copy of ``part``)."""
+    total.add_(part.to(total.dtype))
 
 
 _compiled: dict[str, Callable[..., Any]] = {}

@@ -276,16 +276,25 @@ class _Buffers(NamedTuple):
         """``z_t`` in the input's dtype, ready for a matrix product with ``input`` or ``weight``."""
         return z_t if self.staging is None else self.staging[: z_t.numel()].view(z_t.shape).copy_(z_t)
 
-    def add_weight_gradient(self, grad_weight: torch.Tensor, g_t: torch.Tensor, x: torch.Tensor) -> None:
-        """``grad_weight += g_t @ x``; through ``scratch``, block by block, if ``grad_weight`` has another dtype."""
+    def add_weight_gradient(
+        self, grad_weight: torch.Tensor, g_t: torch.Tensor, x: torch.Tensor, *, first: bool, compiled: bool
+    ) -> None:
+        """``grad_weight += g_t @ x`` (``=`` if ``first``: no zeros to add to); through ``scratch``, block by
+        block, if ``grad_weight`` has another dtype (then with :func:`celib._fused.accumulate` if ``compiled``)."""
         if self.scratch is None:
-            grad_weight.addmm_(g_t, x)  # (V, c) @ (c, D)
+            if first:
+                torch.mm(g_t, x, out=grad_weight)  # (V, c) @ (c, D)
+            else:
+                grad_weight.addmm_(g_t, x)
             return
         block = self.scratch.numel() // x.shape[1]
         for start in range(0, g_t.shape[0], block):
             stop = min(start + block, g_t.shape[0])
-            product = self.scratch[: (stop - start) * x.shape[1]].view(stop - start, x.shape[1])
-            grad_weight[start:stop] += torch.mm(g_t[start:stop], x, out=product)
+            product = torch.mm(g_t[start:stop], x, out=self.scratch[: (stop - start) * x.shape[1]].view(-1, x.shape[1]))
+            if compiled:
+                _fused.run(_fused.accumulate, grad_weight[start:stop], product)
+            else:
+                grad_weight[start:stop] += product
 
 
 # ---------------------------------------------------------------------------------------------
@@ -385,9 +394,9 @@ def _token_pass(
     losses = input.new_empty(num_tokens, dtype=acc)
     lse = input.new_empty(num_tokens, dtype=acc)
     grad_input = torch.empty_like(input) if needs.input else None
-    grad_weight = None
+    grad_weight = None  # filled by the first chunk's product; main_grad is added to
     if needs.weight:
-        grad_weight = config.main_grad if config.main_grad is not None else weight.new_zeros(weight.shape)
+        grad_weight = config.main_grad if config.main_grad is not None else torch.empty_like(weight)
     grad_bias = weight.new_zeros(vocab, dtype=acc) if needs.bias else None
 
     for start in range(0, num_tokens, chunk_size):
@@ -412,7 +421,8 @@ def _token_pass(
         if grad_input is not None:
             torch.mm(g_t.T, weight, out=grad_input[rows])  # (c, V) @ (V, D)
         if grad_weight is not None:
-            buffers.add_weight_gradient(grad_weight, g_t, x)
+            first = start == 0 and config.main_grad is None
+            buffers.add_weight_gradient(grad_weight, g_t, x, first=first, compiled=compiled)
             added.append(True)
         if grad_bias is not None:
             grad_bias += bias_part  # computed whenever needs.bias
