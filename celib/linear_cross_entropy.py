@@ -133,31 +133,34 @@ def default_chunk_size(
     dtype: torch.dtype = torch.float32,
     *,
     softcap: bool = False,
-    compiled: bool = False,
+    compiled: bool = True,
 ) -> int:
     r"""Rows per chunk when ``chunk_size=None``: the chunk's buffers take about 1/4 of the weight gradient.
 
     The weight gradient takes ``V * D`` numbers of the input's dtype; a chunk of ``c`` rows needs
-    ``c * V`` numbers of buffer. On the compiled path (``compiled=True``, see
-    :mod:`celib._fused`) that is one buffer in the input's dtype, overwritten in turn by the
-    logits and their gradient, so ``c = D / 4`` for every dtype. The eager chunk code needs a
-    ``c * V`` buffer in the computing dtype (float32 for bf16 and float16 inputs, else the
-    input's dtype), plus, for bf16/float16 inputs, a ``c * V`` staging buffer in the input's
-    dtype, and ``softcap=True`` (a call with a ``softcap``) counts its second buffer of the
-    computing dtype, which keeps :math:`\tanh(z / c)` for the chain rule: ``D / 4`` rows for
-    float32 and float64 and ``D / 12`` for bf16 and float16 without a cap (6 bytes of buffer per
-    logit against 2 bytes per weight-gradient entry). The rows are rounded down to a multiple of
+    ``c * V`` numbers of buffer. On the compiled path (``compiled=True``, the default of
+    :func:`linear_cross_entropy`; see :mod:`celib._fused`) that is one buffer in the input's
+    dtype, overwritten in turn by the logits and their gradient, so ``c = D / 4`` for every
+    dtype, with or without a cap. The eager chunk code (``compiled=False``) needs a ``c * V``
+    buffer in the computing dtype (float32 for bf16 and float16 inputs, else the input's dtype),
+    plus, for bf16/float16 inputs, a ``c * V`` staging buffer in the input's dtype, and with a
+    cap (``softcap=True``) a second buffer of the computing dtype, which keeps
+    :math:`\tanh(z / c)` for the chain rule: ``D / 4`` rows for float32 and float64 and
+    ``D / 12`` for bf16 and float16 without a cap (6 bytes of buffer per logit against 2 bytes
+    per weight-gradient entry). The rows are rounded down to a multiple of
     :data:`MIN_CHUNK_ROWS` (matrix products are faster on aligned sizes) and kept between
     :data:`MIN_CHUNK_ROWS` and ``N``. The peak memory then stays within about 1.25 times the
     gradients themselves, unless ``D`` is so small that the chunk is held at 16 rows. Fewer rows
     save memory; more rows make the matrix products more efficient, at the price of memory.
 
     >>> default_chunk_size(8192, 4096), default_chunk_size(8192, 4096, torch.bfloat16), default_chunk_size(10, 64)
-    (1024, 336, 10)
-    >>> default_chunk_size(8192, 4096, softcap=True), default_chunk_size(8192, 4096, torch.bfloat16, softcap=True)
-    (512, 192)
-    >>> default_chunk_size(8192, 4096, torch.bfloat16, softcap=True, compiled=True)
-    1024
+    (1024, 1024, 10)
+    >>> default_chunk_size(8192, 4096, torch.bfloat16, compiled=False)
+    336
+    >>> default_chunk_size(8192, 4096, softcap=True, compiled=False)
+    512
+    >>> default_chunk_size(8192, 4096, torch.bfloat16, softcap=True, compiled=False)
+    192
     """
     itemsize = torch.finfo(dtype).bits // 8
     acc = accumulation_dtype(dtype)

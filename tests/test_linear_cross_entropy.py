@@ -306,14 +306,16 @@ class TestLinearCrossEntropy:
         x, w, _, y = make_problem(n, d, v, dtype=dtype)
         with LargestStorages() as created:
             linear_cross_entropy(x.requires_grad_(), w.requires_grad_(), y).backward()
-        rows = default_chunk_size(n, d, dtype)
+        rows = default_chunk_size(n, d, dtype, compiled=False)  # a dispatch mode selects the eager path
         assert created.elements() <= max(v * d, rows * v) < n * v  # gradients or one chunk; never (N, V)
         if dtype == torch.bfloat16:  # float32: only the chunk's work buffer, not a (V, D) running sum
             assert created.bytes[torch.float32] == rows * v * 4 < v * d * 4 // 2
 
     def test_default_chunk_size(self):
         assert default_chunk_size(2048, 1024) == 256
-        assert default_chunk_size(2048, 1024, torch.bfloat16) == 80  # 1024 / 12 = 85, down to a multiple of 16
+        assert default_chunk_size(2048, 1024, torch.bfloat16) == 256  # compiled: one bf16 buffer, D / 4
+        # eager: 1024 / 12 = 85, down to a multiple of 16
+        assert default_chunk_size(2048, 1024, torch.bfloat16, compiled=False) == 80
         assert default_chunk_size(2048, 32) == 16  # at least 16 rows
         assert default_chunk_size(5, 4096) == 5  # at most N
 
@@ -473,15 +475,16 @@ class TestZLossAndSoftcap:
             linear_cross_entropy(
                 x.requires_grad_(), w.requires_grad_(), y, softcap=30.0, lse_square_scale=1e-4
             ).backward()
-        rows = default_chunk_size(n, d, dtype, softcap=True)
-        assert rows < default_chunk_size(n, d, dtype)  # the cap's buffer is counted: fewer rows per chunk
+        rows = default_chunk_size(n, d, dtype, softcap=True, compiled=False)  # the eager path (dispatch mode)
+        assert rows < default_chunk_size(n, d, dtype, compiled=False)  # the cap's buffer is counted
         assert created.largest <= max(n * d, v * d, rows * v) < n * v  # gradients or one chunk; never (N, V)
         # in the computing dtype (float32 for both): the work buffer and the tanh buffer, each one chunk
         assert created.count(torch.float32, rows * v) == 2
 
     def test_default_chunk_size_counts_the_tanh_buffer(self):
-        assert default_chunk_size(2048, 1024, softcap=True) == 128  # 8 bytes per logit of a chunk, not 4
-        assert default_chunk_size(2048, 1024, torch.bfloat16, softcap=True) == 48  # 1024 / 20 = 51 -> 48
+        assert default_chunk_size(2048, 1024, softcap=True, compiled=False) == 128  # 8 bytes per logit, not 4
+        assert default_chunk_size(2048, 1024, torch.bfloat16, softcap=True, compiled=False) == 48  # 1024 / 20 -> 48
+        assert default_chunk_size(2048, 1024, torch.bfloat16, softcap=True) == 256  # compiled: tanh recomputed
 
 
 class KernelCalls:
