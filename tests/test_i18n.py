@@ -8,6 +8,7 @@ catalog next to it passes, so a test cannot pass by reporting everything.
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from babel.messages.catalog import Catalog
 from babel.messages.pofile import write_po
 
 from tools.build_book import ROOT
-from tools.i18n import compare, markup_problems
+from tools.i18n import CODE, DISPLAY_MATH, INLINE_MATH, LINK, ROLE, compare, markup_problems
 
 GOOD = [
     ("The entropy $H(p)$ of `p`, in bits.", "`p` 的熵 $H(p)$，以比特为单位。"),
@@ -111,3 +112,69 @@ def test_every_row_of_the_terminology_table_has_three_fields():
     with table.open(encoding="utf-8", newline="") as f:
         widths = {number: len(row) for number, row in enumerate(csv.reader(f), 1)}
     assert {number: width for number, width in widths.items() if width != 3} == {}
+
+
+# --- rules over the committed catalogs ----------------------------------------------------------
+
+
+def committed_messages() -> list[tuple[str, str, str]]:
+    """(page, msgid, msgstr) of every translated message of the Chinese page catalogs."""
+    from babel.messages.pofile import read_po
+
+    messages = []
+    for po in sorted((ROOT / "locales" / "zh_CN" / "LC_MESSAGES" / "book").glob("*.po")):
+        with po.open("rb") as f:
+            messages += [(po.stem, m.id, m.string) for m in read_po(f) if m.id and m.string]
+    return messages
+
+
+def test_one_english_message_has_one_translation_on_every_page():
+    """Exercises 35 and 58 have the same English title: the reader meets the same Chinese one."""
+    translations: dict[str, dict[str, str]] = {}
+    for page, msgid, msgstr in committed_messages():
+        translations.setdefault(msgid, {})[page] = msgstr
+    assert {m: t for m, t in translations.items() if len(set(t.values())) > 1} == {}
+
+
+# A straight quote that opens a word right after Chinese text or an opening bracket: Sphinx's
+# smart quotes see no space before it and print a closing quote (’none’). Inline code keeps it.
+MISREAD_QUOTE = re.compile(r"(?:^|(?<=[^\s\w]))['\"](?=\w)|(?<=[\u3400-\u9fff])['\"](?=\w)")
+
+
+def test_no_straight_quote_that_smart_quotes_would_turn_the_wrong_way():
+    problems = []
+    for page, _, msgstr in committed_messages():
+        prose = msgstr
+        for pattern in (ROLE, CODE, DISPLAY_MATH, INLINE_MATH, LINK):
+            prose = pattern.sub(" ", prose)
+        problems += [f"{page}: …{prose[max(0, m.start() - 12) : m.end() + 12]}…" for m in MISREAD_QUOTE.finditer(prose)]
+    assert problems == []
+
+
+# Words that may stand in \text{} inside math: units, and names the code spells the same way in
+# both editions (argument and reduction names, data values, abbreviations). Anything else is
+# English the Chinese edition cannot translate (math is kept verbatim): it belongs in the prose
+# around the formula, or becomes a symbol the prose defines.
+MATH_TEXT_ALLOWED = {
+    *("bit", "bits", "nat", "nats", "bytes", "MiB"),
+    *("input", "target", "mean", "init", "full", "focal", "test", "max", "NaN", "clouds", "const"),
+    *("MM", "CE", "SE"),
+}
+MATH_TEXT = re.compile(r"\\(?:text|textrm|mbox)\{([^{}]*)\}")
+
+
+def test_math_in_the_chapters_holds_no_english_words():
+    import nbformat
+
+    from tools.notebooks import toc_notebooks
+
+    problems = []
+    for path in toc_notebooks():
+        for number, cell in enumerate(nbformat.read(path, as_version=4).cells):
+            if cell.cell_type != "markdown":
+                continue
+            inline = INLINE_MATH.finditer(DISPLAY_MATH.sub(" ", cell.source))
+            for math in (*DISPLAY_MATH.finditer(cell.source), *inline):
+                words = [w.strip() for w in MATH_TEXT.findall(math["content"])]
+                problems += [f"{path.name} cell {number}: \\text{{{w}}}" for w in words if w not in MATH_TEXT_ALLOWED]
+    assert problems == []

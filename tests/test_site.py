@@ -43,3 +43,14 @@ def test_every_chapter_starts_with_the_install_cell_of_the_configured_repository
         first = nbformat.read(path, as_version=4).cells[0]
         assert is_install_cell(first) and first.source == expected, f"{path.name}: run `make notebooks`"
         assert "remove-cell" in first.metadata["tags"], f"{path.name}: the install cell is hidden in the book"
+
+
+def test_every_module_on_the_api_page_has_a_summary():
+    """Each module section of book/api.md says in a sentence what the module is for, before its
+    generated reference (the Chinese edition translates that sentence; docstrings stay English)."""
+    page = (ROOT / "book" / "api.md").read_text()
+    sections = re.split(r"^## ", page, flags=re.M)[1:]
+    bare = [
+        s.splitlines()[0] for s in sections if "automodule" in s and not s.split("```", 1)[0].split("\n", 1)[1].strip()
+    ]
+    assert bare == []

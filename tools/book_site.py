@@ -354,6 +354,25 @@ def extract_exercise_titles(app: Sphinx, doctree: nodes.document, docname: str) 
         catalog.add(text, MsgOrigin(source, line))
 
 
+class ExerciseRegistryTitles(SphinxTransform):
+    """A solution's title repeats its exercise's title ("Solution Exercise 1 (Two aces in a
+    row)"), which sphinx-exercise takes from the copy of the exercise its directive stored in
+    ``env.sphinx_exercise_registry``: a copy made before the exercise's title was translated
+    (Locale) and given its typographic quotes (SmartQuotes). Store the finished exercise
+    instead, so the solution says what the exercise's own title says, in every edition."""
+
+    default_priority = 800  # after Locale (20) and SmartQuotes (750), before the doctree is pickled
+
+    def apply(self, **kwargs: Any) -> None:
+        from sphinx_exercise.nodes import exercise_enumerable_node, exercise_node
+
+        registry = getattr(self.env, "sphinx_exercise_registry", {})
+        for node in self.document.findall(lambda n: isinstance(n, (exercise_node, exercise_enumerable_node))):
+            entry = registry.get(node.get("label"))
+            if entry is not None and entry["docname"] == self.env.docname:
+                entry["node"] = node.deepcopy()
+
+
 def _ancestors(node: nodes.Node):
     while node.parent is not None:
         node = node.parent
@@ -576,6 +595,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("autodoc-process-docstring", drop_generic_docstrings)
     app.add_transform(GpuCellNotes)
     app.add_transform(UntranslatedNodes)
+    app.add_transform(ExerciseRegistryTitles)
     app.add_transform(SiteTranslations)
     app.connect("env-purge-doc", purge_alts)
     app.connect("env-merge-info", merge_alts)
