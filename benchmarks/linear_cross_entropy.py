@@ -345,9 +345,8 @@ def gpu_benchmark(n, d, v, repeats, main_grad=False) -> list[dict]:
 def print_report(report, time_unit=1.0, unit_name="s") -> None:
     """A report (what :func:`run_report` returns, or one of a saved file's): its heading and its table."""
     n, d, v, dtype = report["n"], report["d"], report["v"], getattr(torch, report["dtype"])
-    print(
-        f"{report['where']}, N={n}, D={d}, V={v}, forward + backward, median of {report['repeats']} runs after a warm-up"
-    )
+    print(f"{report['where']}, N={n}, D={d}, V={v}")
+    print(f"forward + backward, median of {report['repeats']} runs after a warm-up")
     bound = lower_bound_bytes(n, d, v, dtype, report["main_grad"])
     what = "x and W (W's in float32)" if report["main_grad"] else "x and W"
     print(f"lower bound (gradients of {what}): {bound / MIB:.0f} MiB")
@@ -414,7 +413,7 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--main-grad", action="store_true", help="the weight gradient into a float32 main_grad")
     parser.add_argument("--all", action="store_true", help="CPU: float32, bfloat16, bfloat16 with --main-grad")
-    parser.add_argument("--repeats", type=int, default=3, help="timed runs after the warm-up")
+    parser.add_argument("--repeats", type=int, default=5, help="timed runs after the warm-up")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads (torch.set_num_threads)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument("--save", help="also write the reports to this JSON file")
