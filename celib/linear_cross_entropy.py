@@ -60,6 +60,24 @@ instead of three) and no float32 copy of the weight gradient. (On CUDA, cuBLAS m
 split-K partial sums in bf16/fp16 unless
 ``torch.backends.cuda.matmul.allow_bf16_reduced_precision_reduction``, or its fp16 twin, is
 False, as in the naive computation's products.)
+
+**Float32 main gradients.** Mixed-precision training keeps a float32 copy of each weight's
+gradient (Megatron-LM's ``main_grad``) and adds every micro-batch's gradient to it. With
+``main_grad=`` the weight gradient of each chunk goes straight into that buffer:
+:math:`G^\top x` is computed in the input's dtype a block of vocabulary rows at a time and added in
+float32, so the running sum over the chunks is a float32 sum, the vocabulary pass is not needed,
+and three matrix products suffice. ``weight.grad`` stays untouched.
+
+**The compiled path.** Between the matrix products, a chunk's work is elementwise: the cap, the
+log-sum-exp, the loss and the gradient of the logits. By default (``compiled=True``) it runs in
+the kernels of :mod:`celib._fused`, compiled by ``torch.compile`` (C++ on CPU, Triton on CUDA),
+which read each chunk's logits in the input's dtype, keep the float32 arithmetic in registers
+and write the gradient over the logits: no float32 chunk buffer, no ``tanh`` buffer (it is
+recomputed), and two passes over the chunk instead of about ten. If compiling fails (no C++
+compiler, say), celib warns once and runs the eager chunk code from then on, which computes the
+same numbers one operation at a time; ``compiled=False`` chooses the eager code without trying.
+Inside a ``TorchDispatchMode`` (:class:`celib.tracing.OpRecorder`, ``FlopCounterMode``) the eager
+code runs, so that every operation is seen.
 """
 
 from __future__ import annotations
@@ -70,6 +88,7 @@ from typing import Any, Literal, NamedTuple, overload
 import torch
 from torch.autograd.function import once_differentiable
 
+from celib import _fused
 from celib._checks import (
     apply_reduction,
     check_bool,
@@ -80,6 +99,7 @@ from celib._checks import (
     check_optional_positive_real,
     check_real,
     check_reduction,
+    describe,
     target_weights,
 )
 
@@ -108,33 +128,55 @@ def accumulation_dtype(dtype: torch.dtype) -> torch.dtype:
 
 
 def default_chunk_size(
-    num_tokens: int, hidden: int, dtype: torch.dtype = torch.float32, *, softcap: bool = False
+    num_tokens: int,
+    hidden: int,
+    dtype: torch.dtype = torch.float32,
+    *,
+    softcap: bool = False,
+    compiled: bool = True,
+    main_grad: bool = False,
 ) -> int:
     r"""Rows per chunk when ``chunk_size=None``: the chunk's buffers take about 1/4 of the weight gradient.
 
-    A chunk of ``c`` rows needs a ``c * V`` buffer in the computing dtype (float32 for bf16 and
-    float16 inputs, else the input's dtype), plus, for bf16/float16 inputs, a ``c * V`` staging
-    buffer in the input's dtype; the weight gradient takes ``V * D`` numbers of the input's dtype.
-    The largest ``c`` for which the buffers take at most a quarter of the weight gradient,
-    whatever ``V``, is ``D / 4`` rows for float32 and float64 and ``D / 12`` for bf16 and
-    float16 (6 bytes of buffer per logit against 2 bytes per weight-gradient entry); it is
-    rounded down to a multiple of :data:`MIN_CHUNK_ROWS` (matrix products are faster on
-    aligned sizes) and kept between :data:`MIN_CHUNK_ROWS` and ``N``. The peak memory then stays
-    within about 1.25 times the gradients themselves, unless ``D`` is so small that the chunk is
-    held at 16 rows. Fewer rows save memory; more rows make the matrix products more efficient,
-    at the price of memory. ``softcap=True`` (a call with a ``softcap``) counts the second
-    buffer of the computing dtype that keeps :math:`\tanh(z / c)` for the chain rule.
+    The weight gradient takes ``V * D`` numbers of the input's dtype; a chunk of ``c`` rows needs
+    ``c * V`` numbers of buffer. On the compiled path (``compiled=True``, the default of
+    :func:`linear_cross_entropy`; see :mod:`celib._fused`) that is one buffer in the input's
+    dtype, overwritten in turn by the logits and their gradient, so ``c = D / 4`` for every
+    dtype, with or without a cap. The eager chunk code (``compiled=False``) needs a ``c * V``
+    buffer in the computing dtype (float32 for bf16 and float16 inputs, else the input's dtype),
+    plus, for bf16/float16 inputs, a ``c * V`` staging buffer in the input's dtype, and with a
+    cap (``softcap=True``) a second buffer of the computing dtype, which keeps
+    :math:`\tanh(z / c)` for the chain rule: ``D / 4`` rows for float32 and float64 and
+    ``D / 12`` for bf16 and float16 without a cap (6 bytes of buffer per logit against 2 bytes
+    per weight-gradient entry). The rows are rounded down to a multiple of
+    :data:`MIN_CHUNK_ROWS` (matrix products are faster on aligned sizes) and kept between
+    :data:`MIN_CHUNK_ROWS` and ``N``. The peak memory then stays within about 1.25 times the
+    gradients themselves, unless ``D`` is so small that the chunk is held at 16 rows. Fewer rows
+    save memory; more rows make the matrix products more efficient, at the price of memory.
+    With ``main_grad=True`` (a call with a ``main_grad``) the weight gradient is the float32
+    ``main_grad``, 4 bytes per entry: twice the rows for bf16 and float16 (``D / 2`` compiled),
+    each of which saves a pass over ``main_grad``.
 
     >>> default_chunk_size(8192, 4096), default_chunk_size(8192, 4096, torch.bfloat16), default_chunk_size(10, 64)
-    (1024, 336, 10)
-    >>> default_chunk_size(8192, 4096, softcap=True), default_chunk_size(8192, 4096, torch.bfloat16, softcap=True)
-    (512, 192)
+    (1024, 1024, 10)
+    >>> default_chunk_size(8192, 4096, torch.bfloat16, compiled=False)
+    336
+    >>> default_chunk_size(8192, 4096, softcap=True, compiled=False)
+    512
+    >>> default_chunk_size(8192, 4096, torch.bfloat16, softcap=True, compiled=False)
+    192
+    >>> default_chunk_size(8192, 4096, torch.bfloat16, main_grad=True)
+    2048
     """
     itemsize = torch.finfo(dtype).bits // 8
     acc = accumulation_dtype(dtype)
     acc_bytes = torch.finfo(acc).bits // 8
-    buffer_bytes = acc_bytes * (2 if softcap else 1) + (itemsize if acc != dtype else 0)
-    rows = hidden * itemsize // (4 * buffer_bytes) // MIN_CHUNK_ROWS * MIN_CHUNK_ROWS
+    gradient_bytes = acc_bytes if main_grad else itemsize
+    if compiled:
+        buffer_bytes = itemsize
+    else:
+        buffer_bytes = acc_bytes * (2 if softcap else 1) + (itemsize if acc != dtype else 0)
+    rows = hidden * gradient_bytes // (4 * buffer_bytes) // MIN_CHUNK_ROWS * MIN_CHUNK_ROWS
     return max(1, min(num_tokens, max(MIN_CHUNK_ROWS, rows)))
 
 
@@ -153,21 +195,45 @@ class _Tensors(NamedTuple):
     valid: torch.Tensor  # (N,) bool: False where the target was ignore_index
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class _Config:
     """The options of one call, validated; the passes read them from here.
 
-    ``vocab_pass``: whether the gradients of ``weight`` and ``bias`` come from the second pass
-    over vocabulary blocks (the bf16/fp16 default; see the module docstring) instead of a
-    running sum over the chunks of tokens. Both are exact in float64.
+    ``vocab_pass``: whether the gradient of ``weight`` comes from the second pass over
+    vocabulary blocks (the bf16/fp16 default; see the module docstring) instead of a running sum
+    over the chunks of tokens. Both are exact in float64. ``main_grad``: the float32 (for bf16,
+    float16 and float32 weights) buffer the weight gradient is added to, instead of returned;
+    it needs no second pass.
     """
 
     reduction: str
     label_smoothing: float
-    chunk_size: int  # rows of tokens per chunk of the first pass
+    chunk_size: int | None  # rows of tokens per chunk of the first pass; None: default_chunk_size
     vocab_pass: bool
     lse_square_scale: float = 0.0  # the z-loss coefficient lambda
     softcap: float | None = None  # the cap c of the logits, or None
+    compiled: bool = True  # try the fused kernels of celib._fused first
+    main_grad: torch.Tensor | None = None
+
+    def rows(self, t: _Tensors, compiled: bool) -> int:
+        """Rows per chunk on the compiled or the eager path."""
+        if self.chunk_size is not None:
+            return min(self.chunk_size, t.input.shape[0])
+        num_tokens, hidden = t.input.shape
+        return default_chunk_size(
+            num_tokens,
+            hidden,
+            t.input.dtype,
+            softcap=self.softcap is not None,
+            compiled=compiled,
+            main_grad=self.main_grad is not None,
+        )
+
+    def params(self, vocab: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+        """The options as :mod:`celib._fused`'s kernels take them: ``(eps, lam, cap or 0, V)``."""
+        return torch.tensor(
+            [self.label_smoothing, self.lse_square_scale, self.softcap or 0.0, vocab], dtype=dtype, device=device
+        )
 
 
 class _Needs(NamedTuple):
@@ -183,27 +249,32 @@ _NO_GRADIENTS = _Needs()
 
 class _Gradients(NamedTuple):
     input: torch.Tensor | None
-    weight: torch.Tensor | None
+    weight: torch.Tensor | None  # None when the weight gradient went to main_grad
     bias: torch.Tensor | None
 
 
 class _Buffers(NamedTuple):
-    """Flat work buffers reused by every chunk: ``work`` in the computing dtype, for bf16/fp16
-    inputs ``staging`` in the input's dtype (matrix products read and write the input's dtype),
-    and with a soft cap ``tanh`` in the computing dtype, which keeps :math:`\tanh(z / c)`."""
+    r"""Flat buffers reused by every chunk: ``work`` for the logits and their gradient, in the
+    computing dtype on the eager path and in the input's dtype on the compiled one; on the eager
+    path, for bf16/fp16 inputs, ``staging`` in the input's dtype (matrix products read and write
+    the input's dtype), and with a soft cap ``tanh`` in the computing dtype, which keeps
+    :math:`\tanh(z / c)`. ``scratch`` holds blocks of the weight gradient in the input's dtype on
+    their way to a ``main_grad`` of another dtype."""
 
     work: torch.Tensor
-    staging: torch.Tensor | None
+    staging: torch.Tensor | None = None
     tanh: torch.Tensor | None = None
+    scratch: torch.Tensor | None = None
 
     def logits(self, weight: torch.Tensor, x: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
         """``weight @ x.T (+ bias)``, vocabulary-major ``(rows of weight, rows of x)``, in ``work``."""
         shape = (weight.shape[0], x.shape[0])
         z_t = self.work[: shape[0] * shape[1]].view(shape)
         if self.staging is None:
-            torch.mm(weight, x.T, out=z_t)
-        else:
-            z_t.copy_(torch.mm(weight, x.T, out=self.staging[: z_t.numel()].view(shape)))
+            if bias is None:
+                return torch.mm(weight, x.T, out=z_t)
+            return torch.addmm(bias[:, None], weight, x.T, out=z_t)
+        z_t.copy_(torch.mm(weight, x.T, out=self.staging[: z_t.numel()].view(shape)))
         return z_t if bias is None else z_t.add_(bias[:, None])
 
     def soft_cap(self, z_t: torch.Tensor, cap: float | None) -> torch.Tensor | None:
@@ -211,7 +282,7 @@ class _Buffers(NamedTuple):
         (a view of ``tanh``, same shape), which the chain rule needs; no-op and None without a cap."""
         if cap is None:
             return None
-        assert self.tanh is not None  # allocated for every capped call
+        assert self.tanh is not None  # allocated for every capped eager call
         t = torch.div(z_t, cap, out=self.tanh[: z_t.numel()].view(z_t.shape)).tanh_()
         torch.mul(t, cap, out=z_t)
         return t
@@ -219,6 +290,26 @@ class _Buffers(NamedTuple):
     def for_product(self, z_t: torch.Tensor) -> torch.Tensor:
         """``z_t`` in the input's dtype, ready for a matrix product with ``input`` or ``weight``."""
         return z_t if self.staging is None else self.staging[: z_t.numel()].view(z_t.shape).copy_(z_t)
+
+    def add_weight_gradient(
+        self, grad_weight: torch.Tensor, g_t: torch.Tensor, x: torch.Tensor, *, first: bool, compiled: bool
+    ) -> None:
+        """``grad_weight += g_t @ x`` (``=`` if ``first``: no zeros to add to); through ``scratch``, block by
+        block, if ``grad_weight`` has another dtype (then with :func:`celib._fused.accumulate` if ``compiled``)."""
+        if self.scratch is None:
+            if first:
+                torch.mm(g_t, x, out=grad_weight)  # (V, c) @ (c, D)
+            else:
+                grad_weight.addmm_(g_t, x)
+            return
+        block = self.scratch.numel() // x.shape[1]
+        for start in range(0, g_t.shape[0], block):
+            stop = min(start + block, g_t.shape[0])
+            product = torch.mm(g_t[start:stop], x, out=self.scratch[: (stop - start) * x.shape[1]].view(-1, x.shape[1]))
+            if compiled:
+                _fused.run(_fused.accumulate, grad_weight[start:stop], product)
+            else:
+                grad_weight[start:stop] += product
 
 
 # ---------------------------------------------------------------------------------------------
@@ -233,26 +324,60 @@ def _loss_and_gradients(
     given, the ``needs``-ed gradients of :math:`\sum_i a_i \ell_i` for the per-token weights
     :math:`a_i` = ``token_weight`` (0 for ignored tokens).
 
-    One pass over chunks of tokens (:func:`_token_pass`), which for float32 and float64 also
-    sums the gradients of ``weight`` and ``bias`` chunk by chunk; with ``config.vocab_pass``
-    those two come from ``_vocab_pass`` instead, which needs the first pass's log-sum-exps.
+    With ``config.compiled`` the chunks' elementwise work runs in :mod:`celib._fused`'s compiled
+    kernels; if compiling fails, the whole call runs again on the eager path, after one warning
+    (unless ``main_grad`` was already added to, which would count that part twice: then it raises).
     """
+    if config.compiled and _fused.available():
+        added: list[bool] = []  # becomes [True] once main_grad holds part of the weight gradient
+        try:
+            return _passes(t, config, token_weight, needs, compiled=True, added=added)
+        except _fused.CompileFailed as error:
+            _fused.disable(error)
+            if added:
+                raise RuntimeError(
+                    "linear_cross_entropy: torch.compile failed after main_grad already received part of "
+                    f"this call's weight gradient ({error}); main_grad is now wrong, so recompute the step "
+                    "(later calls run eagerly)"
+                ) from error
+    return _passes(t, config, token_weight, needs, compiled=False, added=[])
+
+
+def _passes(
+    t: _Tensors,
+    config: _Config,
+    token_weight: torch.Tensor | None,
+    needs: _Needs,
+    *,
+    compiled: bool,
+    added: list[bool],
+) -> tuple[torch.Tensor, torch.Tensor, _Gradients]:
+    """The buffers of one call, the pass over the tokens and, for bf16/fp16 weight gradients
+    without ``main_grad``, the pass over the vocabulary (:func:`_vocab_pass`), which needs the
+    first pass's log-sum-exps."""
     num_tokens, vocab = t.input.shape[0], t.weight.shape[0]
     acc = accumulation_dtype(t.input.dtype)
-    rows = min(config.chunk_size, num_tokens)
-    vocab_pass = config.vocab_pass and token_weight is not None and (needs.weight or needs.bias)
+    rows = config.rows(t, compiled)
+    gradients = token_weight is not None
+    vocab_pass = config.vocab_pass and gradients and needs.weight and config.main_grad is None
     block = max(1, rows * vocab // num_tokens)  # vocabulary rows per block of the second pass
     size = max(rows * vocab, block * num_tokens) if vocab_pass else rows * vocab
-    staging = t.input.new_empty(size) if acc != t.input.dtype else None
-    tanh = t.input.new_empty(size, dtype=acc) if config.softcap is not None else None
-    buffers = _Buffers(t.input.new_empty(size, dtype=acc), staging, tanh)
-    if not config.vocab_pass:
-        return _token_pass(t, config, rows, buffers, token_weight, needs)
-    losses, lse, grads = _token_pass(t, config, rows, buffers, token_weight, _Needs(input=needs.input))
+    to_main_grad = gradients and needs.weight and config.main_grad is not None
+    scratch = None
+    if to_main_grad and config.main_grad.dtype != t.input.dtype:  # type: ignore[union-attr]
+        # blocks of vocabulary rows whose products take 1/16 of the chunk's buffer (small enough to stay in cache)
+        scratch = t.input.new_empty(max(1, rows * vocab // (16 * t.input.shape[1])) * t.input.shape[1])
+    if compiled:
+        buffers = _Buffers(t.input.new_empty(size), scratch=scratch)
+    else:
+        staging = t.input.new_empty(size) if acc != t.input.dtype else None
+        tanh = t.input.new_empty(size, dtype=acc) if config.softcap is not None else None
+        buffers = _Buffers(t.input.new_empty(size, dtype=acc), staging, tanh, scratch)
+    first_needs = needs._replace(weight=False) if vocab_pass else needs
+    losses, lse, grads = _token_pass(t, config, rows, buffers, token_weight, first_needs, compiled, added)
     if vocab_pass:
         assert token_weight is not None  # vocab_pass implies it
-        grad_weight, grad_bias = _vocab_pass(t, config, block, buffers, token_weight, lse, needs)
-        grads = grads._replace(weight=grad_weight, bias=grad_bias)
+        grads = grads._replace(weight=_vocab_pass(t, config, block, buffers, token_weight, lse, compiled))
     return losses, lse, grads
 
 
@@ -263,66 +388,101 @@ def _token_pass(
     buffers: _Buffers,
     token_weight: torch.Tensor | None,
     needs: _Needs,
+    compiled: bool,
+    added: list[bool],
 ) -> tuple[torch.Tensor, torch.Tensor, _Gradients]:
     r"""Losses, log-sum-exps and (with ``token_weight``) the ``needs``-ed gradients, ``chunk_size`` tokens at a time.
 
-    The work buffer holds a chunk's logits (capped, with a soft cap, while the ``tanh`` buffer
-    keeps :math:`\tanh(z / c)`), then (in place) their exponentials, then the gradient of the
-    logits, :math:`a_i((1 + 2\lambda L_i)\,\mathrm{softmax}(s_i) - q_i)` times
-    :math:`1 - \tanh^2(z_i / c)` with a cap, which is multiplied into ``grad_input[chunk]``
-    and accumulated into ``grad_weight`` and ``grad_bias`` (in the computing dtype) before the
-    next chunk overwrites it.
+    The work buffer holds a chunk's logits, then the gradient of the logits,
+    :math:`a_i((1 + 2\lambda L_i)\,\mathrm{softmax}(s_i) - q_i)` times
+    :math:`1 - \tanh^2(z_i / c)` with a cap (by :func:`celib._fused.chunk_gradient`, or by
+    :func:`_eager_chunk`), which is multiplied into ``grad_input[chunk]`` and accumulated into
+    ``grad_weight`` (or ``main_grad``) and ``grad_bias`` (in the computing dtype) before the next
+    chunk overwrites it.
     """
     input, weight, bias, target, valid = t
-    eps, lam = config.label_smoothing, config.lse_square_scale
     num_tokens, vocab = input.shape[0], weight.shape[0]
-    acc = buffers.work.dtype
+    acc = accumulation_dtype(input.dtype)
+    params = config.params(vocab, acc, input.device)
+    capped = config.softcap is not None
+    gradients = token_weight is not None and any(needs)
 
     losses = input.new_empty(num_tokens, dtype=acc)
     lse = input.new_empty(num_tokens, dtype=acc)
     grad_input = torch.empty_like(input) if needs.input else None
-    grad_weight = weight.new_zeros(weight.shape) if needs.weight else None
-    grad_bias = weight.new_zeros(vocab) if needs.bias else None
+    grad_weight = None  # filled by the first chunk's product; main_grad is added to
+    if needs.weight:
+        grad_weight = config.main_grad if config.main_grad is not None else torch.empty_like(weight)
+    grad_bias = weight.new_zeros(vocab, dtype=acc) if needs.bias else None
 
     for start in range(0, num_tokens, chunk_size):
         rows = slice(start, min(start + chunk_size, num_tokens))
-        x, y = input[rows], target[rows][:, None]  # (c, D), (c, 1)
+        x, y = input[rows], target[rows]  # (c, D), (c,)
         # The chunk's logits are kept vocabulary-major, (V, c): the three matrix products
-        # (W x^T, G W, G^T x) run faster on CPU in this layout. z is the (c, V) view.
+        # (W x^T, G W, G^T x) run faster on CPU in this layout.
         z_t = buffers.logits(weight, x, bias)
-        tanh_t = buffers.soft_cap(z_t, config.softcap)  # z_t now holds s = c tanh(z / c)
-        z = z_t.T
-
-        target_logit = z.gather(1, y).squeeze(1)  # (c,)
-        logit_sum = z.sum(1) if eps else None
-        row_max = z.amax(1, keepdim=True)  # (c, 1)
-        sum_exp = z.sub_(row_max).exp_().sum(1)  # z now holds exp(z - max)
-        lse[rows] = row_max.squeeze(1) + sum_exp.log()
-        loss = lse[rows] - (1 - eps) * target_logit
-        if logit_sum is not None:
-            loss -= eps / vocab * logit_sum
-        if lam:
-            loss += lam * lse[rows].square()
-        losses[rows] = torch.where(valid[rows], loss, 0)
-        if token_weight is None or not any(needs):
+        a = token_weight[rows].to(acc) if token_weight is not None else None
+        if not gradients:
+            if compiled:
+                losses[rows], lse[rows] = _fused.run(_fused.chunk_losses, z_t, y, valid[rows], params, capped)
+            else:
+                losses[rows], lse[rows], _ = _eager_chunk(z_t, y, valid[rows], None, config, buffers, False)
             continue
-
-        # z <- a * ((1 + 2 lam L) softmax - q), with q = (1 - eps) one_hot(y) + eps / V
-        a = token_weight[rows].to(acc)  # (c,)
-        scale = a / sum_exp if not lam else a * (1 + 2 * lam * lse[rows]) / sum_exp
-        z.mul_(scale[:, None])
-        z.scatter_add_(1, y, (-(1 - eps) * a)[:, None])
-        if eps:
-            z.sub_((eps / vocab * a)[:, None])
-        if tanh_t is not None:  # the chain rule through s = c tanh(z / c)
-            z_t.mul_(tanh_t.square_().neg_().add_(1))
+        if compiled:
+            kernel = _fused.chunk_gradient
+            losses[rows], lse[rows], bias_part = _fused.run(kernel, z_t, y, valid[rows], a, params, capped, needs.bias)
+        else:
+            losses[rows], lse[rows], bias_part = _eager_chunk(z_t, y, valid[rows], a, config, buffers, needs.bias)
+        g_t = buffers.for_product(z_t)  # (V, c) in the input's dtype
         if grad_input is not None:
-            torch.mm(buffers.for_product(z_t).T, weight, out=grad_input[rows])  # (c, V) @ (V, D)
+            torch.mm(g_t.T, weight, out=grad_input[rows])  # (c, V) @ (V, D)
         if grad_weight is not None:
-            grad_weight.addmm_(z_t, x)  # (V, c) @ (c, D)
+            first = start == 0 and config.main_grad is None
+            buffers.add_weight_gradient(grad_weight, g_t, x, first=first, compiled=compiled)
+            added.append(True)
         if grad_bias is not None:
-            grad_bias += z_t.sum(1)
-    return losses, lse, _Gradients(grad_input, grad_weight, grad_bias)
+            grad_bias += bias_part  # computed whenever needs.bias
+    grad_bias = None if grad_bias is None else grad_bias.to(weight.dtype)
+    return losses, lse, _Gradients(grad_input, None if config.main_grad is not None else grad_weight, grad_bias)
+
+
+def _eager_chunk(
+    z_t: torch.Tensor,
+    y: torch.Tensor,
+    valid: torch.Tensor,
+    a: torch.Tensor | None,
+    config: _Config,
+    buffers: _Buffers,
+    with_bias: bool,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """What :func:`celib._fused.chunk_gradient` (or, with ``a=None``, ``chunk_losses``) computes,
+    in place in the computing dtype's ``work`` buffer, one eager operation at a time: the losses,
+    the log-sum-exps and, with the token weights ``a``, the gradient (if ``with_bias``, also its row sums)."""
+    eps, lam, vocab = config.label_smoothing, config.lse_square_scale, z_t.shape[0]
+    tanh_t = buffers.soft_cap(z_t, config.softcap)  # z_t now holds s = c tanh(z / c)
+    z = z_t.T  # (c, V)
+    target_logit = z.gather(1, y[:, None]).squeeze(1)  # (c,)
+    logit_sum = z.sum(1) if eps else None
+    row_max = z.amax(1, keepdim=True)  # (c, 1)
+    sum_exp = z.sub_(row_max).exp_().sum(1)  # z now holds exp(z - max)
+    lse = row_max.squeeze(1) + sum_exp.log()
+    loss = lse - (1 - eps) * target_logit
+    if logit_sum is not None:
+        loss -= eps / vocab * logit_sum
+    if lam:
+        loss += lam * lse.square()
+    losses = torch.where(valid, loss, 0)
+    if a is None:
+        return losses, lse, None
+    # z <- a * ((1 + 2 lam L) softmax - q), with q = (1 - eps) one_hot(y) + eps / V
+    scale = a / sum_exp if not lam else a * (1 + 2 * lam * lse) / sum_exp
+    z.mul_(scale[:, None])
+    z.scatter_add_(1, y[:, None], (-(1 - eps) * a)[:, None])
+    if eps:
+        z.sub_((eps / vocab * a)[:, None])
+    if tanh_t is not None:  # the chain rule through s = c tanh(z / c)
+        z_t.mul_(tanh_t.square_().neg_().add_(1))
+    return losses, lse, z_t.sum(1) if with_bias else None
 
 
 def _vocab_pass(
@@ -332,41 +492,42 @@ def _vocab_pass(
     buffers: _Buffers,
     token_weight: torch.Tensor,
     lse: torch.Tensor,
-    needs: _Needs,
-) -> tuple[torch.Tensor | None, torch.Tensor | None]:
-    r"""The gradients of ``weight`` and ``bias`` (as ``needs`` says), ``block`` vocabulary rows at a time.
+    compiled: bool,
+) -> torch.Tensor:
+    r"""The gradient of ``weight``, ``block`` vocabulary rows at a time.
 
-    For the rows :math:`B` of a block, the logits of all tokens, :math:`z_{:B} = x W_B^\top`, and
-    the log-sum-exps of the first pass give :math:`G_{:B} = a\,(\mathrm{softmax} - q)_{:B}`
+    For the rows :math:`B` of a block, the logits of all tokens, :math:`z_{:B} = x W_B^\top + b_B`,
+    and the log-sum-exps of the first pass give :math:`G_{:B} = a\,(\mathrm{softmax} - q)_{:B}`
     (with the z-loss's factor :math:`1 + 2\lambda L` on the softmax, and the cap's
     :math:`1 - \tanh^2(z / c)` on the whole, as in :func:`_token_pass`); then
     :math:`\partial L / \partial W_B = G_{:B}^\top x` is one matrix product over all the tokens
-    (its sum accumulates in float32) and :math:`\partial L / \partial b_B` a float32 sum.
+    (its sum accumulates in float32).
     """
     input, weight, bias, target, valid = t
     eps, lam = config.label_smoothing, config.lse_square_scale
     vocab = weight.shape[0]
-    a = token_weight.to(buffers.work.dtype)  # (N,)
+    acc = accumulation_dtype(input.dtype)
+    a = token_weight.to(acc)  # (N,)
+    params = config.params(vocab, acc, input.device)
     softmax_scale = a * (1 + 2 * lam * lse) if lam else a  # (N,)
-    grad_weight = torch.empty_like(weight) if needs.weight else None
-    grad_bias = torch.empty_like(bias) if needs.bias and bias is not None else None
+    grad_weight = torch.empty_like(weight)
     for start in range(0, vocab, block):
         stop = min(start + block, vocab)
         g_t = buffers.logits(weight[start:stop], input, None if bias is None else bias[start:stop])  # (b, N)
-        tanh_t = buffers.soft_cap(g_t, config.softcap)  # g_t now holds s = c tanh(z / c)
-        g_t.sub_(lse).exp_().mul_(softmax_scale)  # a (1 + 2 lam L) softmax, for this block of the vocabulary
-        here = valid & (target >= start) & (target < stop)  # (N,): tokens whose target is in this block
-        row = (target - start).clamp(0, stop - start - 1)[None, :]  # (1, N): the target's row in the block
-        g_t.scatter_add_(0, row, (-(1 - eps) * a * here)[None, :])  # minus (1 - eps) one_hot(y)
-        if eps:
-            g_t.sub_(eps / vocab * a)
-        if tanh_t is not None:  # the chain rule through s = c tanh(z / c)
-            g_t.mul_(tanh_t.square_().neg_().add_(1))
-        if grad_weight is not None:
-            torch.mm(buffers.for_product(g_t), input, out=grad_weight[start:stop])  # (b, N) @ (N, D)
-        if grad_bias is not None:
-            grad_bias[start:stop] = g_t.sum(1)
-    return grad_weight, grad_bias
+        if compiled:
+            _fused.run(_fused.vocab_block, g_t, start, target, a, lse, params, config.softcap is not None, False)
+        else:
+            tanh_t = buffers.soft_cap(g_t, config.softcap)  # g_t now holds s = c tanh(z / c)
+            g_t.sub_(lse).exp_().mul_(softmax_scale)  # a (1 + 2 lam L) softmax, for this block of the vocabulary
+            here = valid & (target >= start) & (target < stop)  # (N,): tokens whose target is in this block
+            row = (target - start).clamp(0, stop - start - 1)[None, :]  # (1, N): the target's row in the block
+            g_t.scatter_add_(0, row, (-(1 - eps) * a * here)[None, :])  # minus (1 - eps) one_hot(y)
+            if eps:
+                g_t.sub_(eps / vocab * a)
+            if tanh_t is not None:  # the chain rule through s = c tanh(z / c)
+                g_t.mul_(tanh_t.square_().neg_().add_(1))
+        torch.mm(buffers.for_product(g_t), input, out=grad_weight[start:stop])  # (b, N) @ (N, D)
+    return grad_weight
 
 
 def _reduced_z_loss(lse: torch.Tensor, valid: torch.Tensor, config: _Config) -> torch.Tensor:
@@ -379,7 +540,9 @@ class _LinearCrossEntropy(torch.autograd.Function):
     """Forward computes the loss and (for 'mean'/'sum') the gradients; backward scales them.
 
     The second output is the z-loss term alone, for logging: it is marked non-differentiable
-    (its gradient is already part of the loss's).
+    (its gradient is already part of the loss's). With ``main_grad``, the weight's gradient is
+    added to it (in the forward pass for 'mean'/'sum', in the backward pass for 'none') and
+    backward returns None for the weight.
     """
 
     @staticmethod
@@ -428,9 +591,35 @@ class _LinearCrossEntropy(torch.autograd.Function):
                     "linear_cross_entropy: backward already consumed the gradients computed in the "
                     "forward pass; retain_graph=True and a second backward are not supported"
                 )
+            if ctx.config.main_grad is not None and ctx.needs_input_grad[1] and bool(grad_output != 1):
+                raise ValueError(
+                    "linear_cross_entropy with main_grad: main_grad already holds the weight gradient of "
+                    f"the loss itself, so the upstream gradient must be 1; got {grad_output.item():g} "
+                    "(backpropagate the returned loss unscaled, and scale main_grad instead)"
+                )
             grads = _Gradients(*(None if g is None else g.mul_(grad_output) for g in ctx.grads))
             ctx.grads = None  # drop our reference: autograd can then keep the buffers as .grad
         return (*grads, None, None, None)
+
+
+def _check_main_grad(main_grad: Any, weight: torch.Tensor) -> torch.Tensor | None:
+    """``main_grad``: None, or a tensor of ``weight``'s shape and device in :func:`accumulation_dtype`
+    of the weight's dtype (float32 for bf16, float16 and float32 weights), outside autograd."""
+    if main_grad is None:
+        return None
+    if not isinstance(main_grad, torch.Tensor):
+        raise TypeError(f"main_grad must be a tensor or None; got {describe(main_grad)}")
+    expected = accumulation_dtype(weight.dtype)
+    if main_grad.dtype != expected:
+        raise TypeError(f"main_grad has dtype {main_grad.dtype}; expected {expected} for {weight.dtype} weights")
+    if main_grad.shape != weight.shape or main_grad.device != weight.device:
+        raise ValueError(
+            f"main_grad has shape {tuple(main_grad.shape)} on {main_grad.device}; expected weight's shape "
+            f"{tuple(weight.shape)} on {weight.device}"
+        )
+    if main_grad.requires_grad:
+        raise ValueError("main_grad requires grad; expected a plain buffer (torch.zeros_like(weight, dtype=...))")
+    return main_grad
 
 
 # ---------------------------------------------------------------------------------------------
@@ -458,6 +647,8 @@ def _prepare(
     chunk_size: Any,
     lse_square_scale: Any = 0.0,
     softcap: Any = None,
+    compiled: Any = True,
+    main_grad: Any = None,
 ) -> tuple[_Tensors, _Config]:
     """Validate the arguments of :func:`linear_cross_entropy`; return its tensors and its options."""
     input, weight, bias, target = check_linear_args(input, weight, bias, target)
@@ -467,11 +658,11 @@ def _prepare(
     lam = check_real(lse_square_scale, "lse_square_scale", minimum=0)
     cap = check_optional_positive_real(softcap, "softcap")
     rows = check_optional_int(chunk_size, "chunk_size", minimum=1)
-    if rows is None:
-        rows = default_chunk_size(input.shape[0], input.shape[1], input.dtype, softcap=cap is not None)
+    compiled = check_bool(compiled, "compiled")
+    main_grad = _check_main_grad(main_grad, weight)
     check_class_indices(target, weight.shape[0], "target", ignore_index)
     valid, safe_target, _ = target_weights(target, None, ignore_index, input.dtype)
-    config = _Config(reduction, smoothing, rows, input.dtype in _LOW_PRECISION, lam, cap)
+    config = _Config(reduction, smoothing, rows, input.dtype in _LOW_PRECISION, lam, cap, compiled, main_grad)
     return _Tensors(input, weight, bias, safe_target, valid), config
 
 
@@ -499,6 +690,8 @@ def linear_cross_entropy(
     softcap: float | None = ...,
     return_z_loss: Literal[False] = ...,
     chunk_size: int | None = ...,
+    compiled: bool = ...,
+    main_grad: torch.Tensor | None = ...,
 ) -> torch.Tensor: ...
 
 
@@ -516,6 +709,8 @@ def linear_cross_entropy(
     softcap: float | None = ...,
     return_z_loss: Literal[True],
     chunk_size: int | None = ...,
+    compiled: bool = ...,
+    main_grad: torch.Tensor | None = ...,
 ) -> LinearCrossEntropyOutput: ...
 
 
@@ -532,6 +727,8 @@ def linear_cross_entropy(
     softcap: float | None = None,
     return_z_loss: bool = False,
     chunk_size: int | None = None,
+    compiled: bool = True,
+    main_grad: torch.Tensor | None = None,
 ) -> torch.Tensor | LinearCrossEntropyOutput:
     r"""``F.cross_entropy(F.linear(input, weight, bias), target, ...)`` without the ``(N, V)`` logits.
 
@@ -583,6 +780,18 @@ def linear_cross_entropy(
         chunk_size: rows per chunk; ``None`` picks :func:`default_chunk_size`, for which one
             chunk's buffers take about 1/4 of the memory of the weight gradient (more if ``D``
             is so small that the chunk is held at 16 rows).
+        compiled: run the chunks' elementwise work in :mod:`celib._fused`'s compiled kernels
+            (the default; falls back to the eager code, with one warning, where ``torch.compile``
+            fails), or ``False`` for the eager code. Both compute the same loss and gradients
+            (exactly so in float64, to rounding otherwise).
+        main_grad: a buffer of ``weight``'s shape and device, float32 for bf16, float16 and
+            float32 weights (float64 for float64), to which the weight's gradient is added
+            instead of being returned as ``weight.grad`` (see the module docstring). For
+            ``'mean'`` and ``'sum'`` it is added during the forward pass, with the other
+            gradients, so the loss must then be backpropagated unscaled (``loss.backward()``;
+            another upstream gradient raises, because ``main_grad`` already holds the gradient
+            for 1); ``'none'`` adds it in the backward pass, weighted by the upstream gradient.
+            Nothing is added unless the weight requires grad in grad mode.
 
     Returns:
         A scalar loss, or the per-token losses (shape ``(N,)``) for ``reduction='none'``, in
@@ -627,7 +836,18 @@ def linear_cross_entropy(
     return_z_loss = check_bool(return_z_loss, "return_z_loss")
     loss, z_loss = _apply(
         *_prepare(
-            input, weight, target, bias, ignore_index, reduction, label_smoothing, chunk_size, lse_square_scale, softcap
+            input,
+            weight,
+            target,
+            bias,
+            ignore_index,
+            reduction,
+            label_smoothing,
+            chunk_size,
+            lse_square_scale,
+            softcap,
+            compiled,
+            main_grad,
         )
     )
     return LinearCrossEntropyOutput(loss, z_loss) if return_z_loss else loss

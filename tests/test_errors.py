@@ -74,6 +74,8 @@ def _linear_cross_entropy(
     lse_square_scale=1e-4,  # a z-loss and a cap (valid values), so that their numpy twins are probed
     softcap=30.0,
     return_z_loss=False,
+    compiled=True,
+    main_grad=None,
 ):
     return lce.linear_cross_entropy(
         input,
@@ -86,6 +88,8 @@ def _linear_cross_entropy(
         lse_square_scale=lse_square_scale,
         softcap=softcap,
         return_z_loss=return_z_loss,
+        compiled=compiled,
+        main_grad=main_grad,
     )
 
 
@@ -182,6 +186,8 @@ FUNCTIONS = {
             "lse_square_scale",
             "softcap",
             "return_z_loss",
+            "compiled",
+            "main_grad",
         },
     ),
     "vocab_parallel_cross_entropy": Function(
@@ -290,6 +296,25 @@ MISTAKES = {
     ),
     "numpy softcap": Mistake("softcap", np.float32(30.0), None),
     "int return_z_loss": Mistake("return_z_loss", 1, TypeError, "return_z_loss must be a bool; got 1 (int)"),
+    "int compiled": Mistake("compiled", 1, TypeError, "compiled must be a bool; got 1 (int)"),
+    "a list for main_grad": Mistake(
+        "main_grad", [0.0], TypeError, "main_grad must be a tensor or None; got [0.0] (list)"
+    ),
+    "float32 main_grad of float64 weights": Mistake(
+        "main_grad",
+        torch.zeros(C, 2),
+        TypeError,
+        "main_grad has dtype torch.float32; expected torch.float64 for torch.float64 weights",
+    ),
+    "main_grad of the wrong shape": Mistake(
+        "main_grad",
+        torch.zeros(2, C, dtype=F64),
+        ValueError,
+        "main_grad has shape (2, 4) on cpu; expected weight's shape (4, 2) on cpu",
+    ),
+    "main_grad that requires grad": Mistake(
+        "main_grad", torch.zeros(C, 2, dtype=F64, requires_grad=True), ValueError, "main_grad requires grad; expected"
+    ),
     "n_bins 0": Mistake("n_bins", 0, ValueError, "n_bins must be an int >= 1; got 0"),
     "numpy n_bins": Mistake("n_bins", np.int32(3), None),
     "float max_iter": Mistake("max_iter", 5.0, TypeError, "max_iter must be an int >= 1; got 5.0 (float)"),

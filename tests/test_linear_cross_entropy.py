@@ -1,7 +1,10 @@
 """Tests of celib.linear_cross_entropy: parity with the naive computation (values and gradients,
-float64), both ways of getting the weight gradient, low precision, memory, and bad input."""
+float64) on the compiled and the eager path, both ways of getting the weight gradient, float32 main
+gradients, low precision, memory, the fallback from a failing compiler, and bad input."""
 
 import dataclasses
+import functools
+import warnings
 
 import pytest
 import torch
@@ -12,6 +15,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_leaves
 
 import celib.tracing as tracing
+from celib import _fused
 from celib import linear_cross_entropy as lce
 from celib.linear_cross_entropy import default_chunk_size, linear_cross_entropy
 from tests.strategies import F64, LEAVES, loss_and_grads, naive
@@ -34,13 +38,30 @@ def chunked_with_vocab_pass(
     chunk_size=None,
     lse_square_scale=0.0,
     softcap=None,
+    compiled=True,
 ):
     """linear_cross_entropy with the second pass over vocabulary blocks that bf16/fp16 take: exact in float64."""
     tensors, config = lce._prepare(
-        x, w, y, b, ignore_index, reduction, label_smoothing, chunk_size, lse_square_scale, softcap
+        x, w, y, b, ignore_index, reduction, label_smoothing, chunk_size, lse_square_scale, softcap, compiled
     )
     loss, _ = lce._apply(tensors, dataclasses.replace(config, vocab_pass=True))
     return loss
+
+
+#: The two paths of the chunk work: celib._fused's compiled kernels (the default) and the eager code.
+PATHS = ("compiled", "eager")
+
+
+@pytest.fixture(params=PATHS)
+def path(request):
+    """Each test that takes it runs on both paths; the compiled one must not have fallen back."""
+    yield request.param
+    assert _fused.available(), "the compiled path fell back to the eager code"
+
+
+def on_path(fn, path):
+    """``fn`` (``chunked`` or ``chunked_with_vocab_pass``) on the compiled or the eager path."""
+    return functools.partial(fn, compiled=path == "compiled")
 
 
 class LargestStorages(TorchDispatchMode):
@@ -106,10 +127,13 @@ class TestLinearCrossEntropy:
     @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
     @pytest.mark.parametrize("label_smoothing", [0.0, 0.25, 1.0])
     @pytest.mark.parametrize("bias", [False, True])
-    def test_matches_naive(self, reduction, label_smoothing, bias):
+    def test_matches_naive(self, reduction, label_smoothing, bias, path):
         x, w, b, y = make_problem(23, 6, 17, ignored=(3, 11), bias=bias)
         grad_output = torch.randn(23, dtype=F64) if reduction == "none" else torch.tensor(1.7, dtype=F64)
-        assert_parity(x, w, b, y, grad_output, reduction=reduction, label_smoothing=label_smoothing, chunk_size=5)
+        fn = on_path(chunked, path)
+        assert_parity(
+            x, w, b, y, grad_output, fn=fn, reduction=reduction, label_smoothing=label_smoothing, chunk_size=5
+        )
 
     @settings(max_examples=50)
     @given(
@@ -121,16 +145,17 @@ class TestLinearCrossEntropy:
         ignore_index=st.sampled_from([-100, 0]),
         needs=st.sampled_from([LEAVES, ("input",), ("weight",), ("bias",)]),
         vocab_pass=st.booleans(),
+        path=st.sampled_from(PATHS),
         seed=st.integers(0, 2**16),
     )
     def test_matches_naive_for_any_chunking(
-        self, n, v, chunk_size, reduction, label_smoothing, ignore_index, needs, vocab_pass, seed
+        self, n, v, chunk_size, reduction, label_smoothing, ignore_index, needs, vocab_pass, path, seed
     ):
         x, w, b, y = make_problem(n, 4, v, seed=seed, bias=seed % 2 == 0)
         assume(b is not None or needs != ("bias",))
         y[::3] = ignore_index
         grad_output = torch.rand(n, dtype=F64) if reduction == "none" else torch.tensor(0.7, dtype=F64)
-        fn = chunked_with_vocab_pass if vocab_pass else chunked
+        fn = on_path(chunked_with_vocab_pass if vocab_pass else chunked, path)
         assert_parity(
             x,
             w,
@@ -146,17 +171,18 @@ class TestLinearCrossEntropy:
         )
 
     @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
-    def test_all_targets_ignored(self, reduction):
+    def test_all_targets_ignored(self, reduction, path):
         x, w, b, y = make_problem(7, 3, 5, ignored=range(7), bias=True)
-        assert_parity(x, w, b, y, reduction=reduction, label_smoothing=0.1, chunk_size=3)
-        loss, grads = loss_and_grads(chunked, x, w, b, y, reduction=reduction)
+        fn = on_path(chunked, path)
+        assert_parity(x, w, b, y, fn=fn, reduction=reduction, label_smoothing=0.1, chunk_size=3)
+        loss, grads = loss_and_grads(fn, x, w, b, y, reduction=reduction)
         assert torch.isnan(loss) if reduction == "mean" else loss.eq(0).all()
         assert all(g.eq(0).all() for g in grads)  # like PyTorch: NaN loss, zero gradients
 
-    def test_ignore_index_inside_the_vocabulary(self):
+    def test_ignore_index_inside_the_vocabulary(self, path):
         x, w, b, y = make_problem(12, 4, 6, seed=3)
         y[:4] = 2
-        assert_parity(x, w, b, y, ignore_index=2, chunk_size=5, label_smoothing=0.3)
+        assert_parity(x, w, b, y, fn=on_path(chunked, path), ignore_index=2, chunk_size=5, label_smoothing=0.3)
 
     def test_only_the_tensors_that_require_grad_get_gradients(self):
         x, w, _, y = make_problem(9, 4, 8)
@@ -214,7 +240,7 @@ class TestLinearCrossEntropy:
     @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
     @pytest.mark.parametrize("reduction", ["mean", "none"])
     @pytest.mark.parametrize(("n", "v", "chunk_size"), [(40, 300, 7), (40, 3, 1), (5, 300, 64)])
-    def test_low_precision_is_close_to_float32(self, dtype, reduction, n, v, chunk_size):
+    def test_low_precision_is_close_to_float32(self, dtype, reduction, n, v, chunk_size, path):
         # vocabulary blocks of 52 rows (the last one shorter), of 1 row, and one block for everything
         x, w, b, y = make_problem(n, 16, v, dtype=torch.float32, ignored=(0,), bias=True)
         x = x / 4
@@ -222,7 +248,7 @@ class TestLinearCrossEntropy:
         want, want_grads = loss_and_grads(naive, x, w, b, y, grad_output, reduction=reduction, label_smoothing=0.1)
         low = [t.to(dtype) for t in (x, w, b)]
         got, got_grads = loss_and_grads(
-            chunked,
+            on_path(chunked, path),
             *low[:2],
             low[2],
             y,
@@ -237,7 +263,7 @@ class TestLinearCrossEntropy:
             assert (g.float() - h).norm() <= 2e-2 * h.norm()
 
     @pytest.mark.parametrize("reduction", ["sum", "none"])
-    def test_bfloat16_weight_gradient_is_not_summed_in_bfloat16(self, reduction):
+    def test_bfloat16_weight_gradient_is_not_summed_in_bfloat16(self, reduction, path):
         # 1024 tokens in chunks of 4: a bf16 running sum of the weight gradient over 256 chunks loses
         # several bits (the negative control below); celib's block products lose only the final rounding.
         x, w, b, y = make_problem(1024, 16, 40, seed=1, bias=True)
@@ -247,7 +273,14 @@ class TestLinearCrossEntropy:
         low = [t.bfloat16() for t in (x, w, b)]
         low_grad_output = None if grad_output is None else grad_output.bfloat16()
         _, ours = loss_and_grads(
-            chunked, *low[:2], low[2], y, low_grad_output, reduction=reduction, label_smoothing=0.1, chunk_size=4
+            on_path(chunked, path),
+            *low[:2],
+            low[2],
+            y,
+            low_grad_output,
+            reduction=reduction,
+            label_smoothing=0.1,
+            chunk_size=4,
         )
         _, theirs = loss_and_grads(
             naive, *low[:2], low[2], y, low_grad_output, reduction=reduction, label_smoothing=0.1
@@ -273,14 +306,16 @@ class TestLinearCrossEntropy:
         x, w, _, y = make_problem(n, d, v, dtype=dtype)
         with LargestStorages() as created:
             linear_cross_entropy(x.requires_grad_(), w.requires_grad_(), y).backward()
-        rows = default_chunk_size(n, d, dtype)
+        rows = default_chunk_size(n, d, dtype, compiled=False)  # a dispatch mode selects the eager path
         assert created.elements() <= max(v * d, rows * v) < n * v  # gradients or one chunk; never (N, V)
         if dtype == torch.bfloat16:  # float32: only the chunk's work buffer, not a (V, D) running sum
             assert created.bytes[torch.float32] == rows * v * 4 < v * d * 4 // 2
 
     def test_default_chunk_size(self):
         assert default_chunk_size(2048, 1024) == 256
-        assert default_chunk_size(2048, 1024, torch.bfloat16) == 80  # 1024 / 12 = 85, down to a multiple of 16
+        assert default_chunk_size(2048, 1024, torch.bfloat16) == 256  # compiled: one bf16 buffer, D / 4
+        # eager: 1024 / 12 = 85, down to a multiple of 16
+        assert default_chunk_size(2048, 1024, torch.bfloat16, compiled=False) == 80
         assert default_chunk_size(2048, 32) == 16  # at least 16 rows
         assert default_chunk_size(5, 4096) == 5  # at most N
 
@@ -291,22 +326,23 @@ class TestZLossAndSoftcap:
     @pytest.mark.parametrize("label_smoothing", [0.0, 0.3])
     @pytest.mark.parametrize("chunk_size", [1, 5, None])
     @pytest.mark.parametrize("vocab_pass", [False, True])
-    def test_matches_naive(self, options, reduction, label_smoothing, chunk_size, vocab_pass):
+    def test_matches_naive(self, options, reduction, label_smoothing, chunk_size, vocab_pass, path):
         x, w, b, y = make_problem(23, 6, 17, ignored=(3, 11), bias=True)
         # 'none': the upstream gradient weights every token differently (the per-token weights)
         grad_output = torch.rand(23, dtype=F64) + 0.5 if reduction == "none" else torch.tensor(1.7, dtype=F64)
         kwargs = {"reduction": reduction, "label_smoothing": label_smoothing, "chunk_size": chunk_size}
-        fn = chunked_with_vocab_pass if vocab_pass else chunked
+        fn = on_path(chunked_with_vocab_pass if vocab_pass else chunked, path)
         want, want_grads = assert_parity_with_options(x, w, b, y, grad_output, fn=fn, **kwargs, **options)
         plain, plain_grads = loss_and_grads(naive, x, w, b, y, grad_output, **kwargs)
         assert not torch.allclose(want, plain)  # the options change the loss and every gradient
         assert not any(torch.allclose(g, h) for g, h in zip(want_grads, plain_grads))
 
     @pytest.mark.parametrize("options", OPTIONS.values(), ids=OPTIONS.keys())
-    def test_ignore_index_inside_the_vocabulary(self, options):
+    def test_ignore_index_inside_the_vocabulary(self, options, path):
         x, w, b, y = make_problem(12, 4, 6, seed=3, bias=True)
         y[:4] = 2
-        assert_parity_with_options(x, w, b, y, ignore_index=2, chunk_size=5, label_smoothing=0.3, **options)
+        fn = on_path(chunked, path)
+        assert_parity_with_options(x, w, b, y, fn=fn, ignore_index=2, chunk_size=5, label_smoothing=0.3, **options)
 
     @settings(max_examples=50)
     @given(
@@ -320,6 +356,7 @@ class TestZLossAndSoftcap:
         ignore_index=st.sampled_from([-100, 0]),
         needs=st.sampled_from([LEAVES, ("input",), ("weight",), ("bias",)]),
         vocab_pass=st.booleans(),
+        path=st.sampled_from(PATHS),
         seed=st.integers(0, 2**16),
     )
     def test_matches_naive_for_any_chunking(
@@ -334,6 +371,7 @@ class TestZLossAndSoftcap:
         ignore_index,
         needs,
         vocab_pass,
+        path,
         seed,
     ):
         x, w, b, y = make_problem(n, 4, v, seed=seed, bias=seed % 2 == 0)
@@ -347,7 +385,7 @@ class TestZLossAndSoftcap:
             y,
             grad_output,
             needs,
-            fn=chunked_with_vocab_pass if vocab_pass else chunked,
+            fn=on_path(chunked_with_vocab_pass if vocab_pass else chunked, path),
             reduction=reduction,
             label_smoothing=label_smoothing,
             lse_square_scale=lse_square_scale,
@@ -405,7 +443,7 @@ class TestZLossAndSoftcap:
     @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
     @pytest.mark.parametrize("reduction", ["mean", "none"])
     @pytest.mark.parametrize(("n", "v", "chunk_size"), [(40, 300, 7), (40, 3, 1), (5, 300, 64)])
-    def test_low_precision_keeps_the_naive_accuracy(self, dtype, reduction, n, v, chunk_size):
+    def test_low_precision_keeps_the_naive_accuracy(self, dtype, reduction, n, v, chunk_size, path):
         # Against the float64 truth, bf16/fp16 celib is as accurate as the naive computation in the same
         # dtype (logits, tanh and cross entropy in bf16/fp16), and close to it in absolute terms.
         x, w, b, y = make_problem(n, 16, v, ignored=(0,), bias=True)
@@ -416,7 +454,7 @@ class TestZLossAndSoftcap:
         low = [t.to(dtype) for t in (x, w, b)]
         low_grad_output = None if grad_output is None else grad_output.to(dtype)
         ours, our_grads = loss_and_grads(
-            chunked, *low[:2], low[2], y, low_grad_output, chunk_size=chunk_size, **options
+            on_path(chunked, path), *low[:2], low[2], y, low_grad_output, chunk_size=chunk_size, **options
         )
         theirs, their_grads = loss_and_grads(naive_with_options, *low[:2], low[2], y, low_grad_output, **options)
         assert ours.dtype == dtype and all(g.dtype == dtype for g in our_grads)
@@ -437,15 +475,189 @@ class TestZLossAndSoftcap:
             linear_cross_entropy(
                 x.requires_grad_(), w.requires_grad_(), y, softcap=30.0, lse_square_scale=1e-4
             ).backward()
-        rows = default_chunk_size(n, d, dtype, softcap=True)
-        assert rows < default_chunk_size(n, d, dtype)  # the cap's buffer is counted: fewer rows per chunk
+        rows = default_chunk_size(n, d, dtype, softcap=True, compiled=False)  # the eager path (dispatch mode)
+        assert rows < default_chunk_size(n, d, dtype, compiled=False)  # the cap's buffer is counted
         assert created.largest <= max(n * d, v * d, rows * v) < n * v  # gradients or one chunk; never (N, V)
         # in the computing dtype (float32 for both): the work buffer and the tanh buffer, each one chunk
         assert created.count(torch.float32, rows * v) == 2
 
     def test_default_chunk_size_counts_the_tanh_buffer(self):
-        assert default_chunk_size(2048, 1024, softcap=True) == 128  # 8 bytes per logit of a chunk, not 4
-        assert default_chunk_size(2048, 1024, torch.bfloat16, softcap=True) == 48  # 1024 / 20 = 51 -> 48
+        assert default_chunk_size(2048, 1024, softcap=True, compiled=False) == 128  # 8 bytes per logit, not 4
+        assert default_chunk_size(2048, 1024, torch.bfloat16, softcap=True, compiled=False) == 48  # 1024 / 20 -> 48
+        assert default_chunk_size(2048, 1024, torch.bfloat16, softcap=True) == 256  # compiled: tanh recomputed
+
+
+class KernelCalls:
+    """Records the names of the celib._fused kernels that linear_cross_entropy runs."""
+
+    def __init__(self, monkeypatch):
+        self.names = set()
+        run = _fused.run
+
+        def recording_run(kernel, *args):
+            self.names.add(kernel.__name__)
+            return run(kernel, *args)
+
+        monkeypatch.setattr(_fused, "run", recording_run)
+
+
+@pytest.fixture
+def fresh_compiler_state(monkeypatch):
+    """No kernel compiled yet and no failure recorded, restored afterwards."""
+    monkeypatch.setattr(_fused, "_compiled", {})
+    monkeypatch.setattr(_fused, "_failure", [])
+
+
+def no_working_compiler():
+    """Inductor configured with a C++ compiler that does not exist, and no cache to hide it."""
+    import torch._functorch.config as functorch_config
+    import torch._inductor.config as inductor_config
+
+    torch._dynamo.reset()
+    return inductor_config.patch({"cpp.cxx": ("/nonexistent/c++",), "fx_graph_cache": False}), functorch_config.patch(
+        enable_autograd_cache=False
+    )
+
+
+class TestCompiledPath:
+    @pytest.mark.parametrize(
+        ("dtype", "grad", "kernels"),
+        [
+            (F64, True, {"chunk_gradient"}),
+            (torch.bfloat16, True, {"chunk_gradient", "vocab_block"}),
+            (F64, False, {"chunk_losses"}),
+        ],
+    )
+    def test_the_default_runs_the_compiled_kernels(self, monkeypatch, dtype, grad, kernels):
+        x, w, _, y = make_problem(20, 8, 30, dtype=dtype)
+        calls = KernelCalls(monkeypatch)
+        linear_cross_entropy(x.requires_grad_(grad), w.requires_grad_(grad), y, chunk_size=8)
+        assert calls.names == kernels and _fused.available()
+
+    def test_compiled_false_compiles_nothing(self, monkeypatch):
+        x, w, _, y = make_problem(20, 8, 30)
+        calls = KernelCalls(monkeypatch)
+        linear_cross_entropy(x.requires_grad_(), w, y, chunk_size=8, compiled=False).backward()
+        assert calls.names == set()
+
+    def test_a_dispatch_mode_sees_the_eager_path(self, monkeypatch):
+        # OpRecorder and FlopCounterMode count operators: under them the chunk work runs eagerly.
+        x, w, _, y = make_problem(20, 8, 30)
+        calls = KernelCalls(monkeypatch)
+        with tracing.OpRecorder() as recorder:
+            linear_cross_entropy(x.requires_grad_(), w, y, chunk_size=8)
+        assert calls.names == set() and "exp_" in recorder.ops
+
+    @pytest.mark.usefixtures("fresh_compiler_state")
+    def test_a_missing_compiler_falls_back_to_eager_with_one_warning(self):
+        x, w, b, y = make_problem(20, 8, 30, ignored=(2,), bias=True)
+        want, want_grads = loss_and_grads(naive, x, w, b, y, label_smoothing=0.2)
+        inductor, functorch = no_working_compiler()
+        with inductor, functorch, warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            got, got_grads = loss_and_grads(chunked, x, w, b, y, label_smoothing=0.2, chunk_size=8)
+            again, _ = loss_and_grads(chunked, x, w, b, y, label_smoothing=0.2, chunk_size=8)
+        ours = [str(c.message) for c in caught if "celib" in str(c.message)]
+        assert len(ours) == 1 and "No working C++ compiler" in ours[0] and "Falling back to the eager" in ours[0]
+        assert not _fused.available()
+        for g, h in zip((got, again, *got_grads), (want, want, *want_grads)):
+            torch.testing.assert_close(g, h, rtol=1e-9, atol=1e-9)
+
+    @pytest.mark.usefixtures("fresh_compiler_state")
+    def test_a_failure_after_main_grad_was_added_to_raises(self, monkeypatch):
+        # A recompile (here: the second chunk) that fails once main_grad holds the first chunk's share
+        # must not rerun the call eagerly, which would add that share twice.
+        x, w, _, y = make_problem(20, 8, 30)
+        calls = []
+
+        def failing_second_call(kernel, *args):
+            calls.append(kernel.__name__)
+            if len(calls) == 2:
+                raise _fused.CompileFailed("chunk_gradient failed: simulated")
+            return kernel(*args)
+
+        monkeypatch.setattr(_fused, "run", failing_second_call)
+        main_grad = torch.zeros_like(w)
+        with pytest.raises(RuntimeError, match="main_grad is now wrong"), pytest.warns(RuntimeWarning):
+            linear_cross_entropy(x, w.requires_grad_(), y, chunk_size=8, main_grad=main_grad)
+
+
+class TestMainGrad:
+    @pytest.mark.parametrize("options", [{}, *OPTIONS.values()], ids=["plain", *OPTIONS.keys()])
+    @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+    def test_adds_the_weight_gradient_and_leaves_grad_empty(self, options, reduction, path):
+        x, w, b, y = make_problem(23, 6, 17, ignored=(3,), bias=True)
+        kwargs = {"reduction": reduction, "label_smoothing": 0.2, "chunk_size": 5, **options}
+        grad_output = torch.rand(23, dtype=F64) if reduction == "none" else None
+        want, (want_x, want_w, want_b) = loss_and_grads(naive_with_options, x, w, b, y, grad_output, **kwargs)
+        before = torch.randn_like(w)  # what earlier micro-batches accumulated
+        main_grad = before.clone()
+        leaves = [t.clone().requires_grad_() for t in (x, w, b)]
+        loss = linear_cross_entropy(
+            *leaves[:2], y, bias=leaves[2], main_grad=main_grad, compiled=path == "compiled", **kwargs
+        )
+        loss.backward(None if grad_output is None else grad_output)
+        assert leaves[1].grad is None
+        torch.testing.assert_close(main_grad, before + want_w, rtol=1e-9, atol=1e-9)
+        torch.testing.assert_close(loss.detach(), want, rtol=1e-9, atol=1e-9)
+        torch.testing.assert_close(leaves[0].grad, want_x, rtol=1e-9, atol=1e-9)
+        torch.testing.assert_close(leaves[2].grad, want_b, rtol=1e-9, atol=1e-9)
+
+    @pytest.mark.parametrize("reduction", ["mean", "none"])
+    def test_bfloat16_with_float32_main_grad_keeps_the_naive_accuracy(self, reduction, path):
+        x, w, b, y = make_problem(300, 16, 40, seed=2, bias=True)
+        x = x / 4
+        grad_output = torch.rand(300, dtype=F64) if reduction == "none" else None
+        _, (_, true_w, _) = loss_and_grads(naive, x, w, b, y, grad_output, reduction=reduction)
+        low = [t.bfloat16() for t in (x, w, b)]
+        low_grad_output = None if grad_output is None else grad_output.bfloat16()
+        _, (_, theirs, _) = loss_and_grads(naive, *low[:2], low[2], y, low_grad_output, reduction=reduction)
+        main_grad = torch.zeros_like(w, dtype=torch.float32)
+        leaves = [t.clone().requires_grad_() for t in low]
+        loss = linear_cross_entropy(
+            *leaves[:2],
+            y,
+            bias=leaves[2],
+            reduction=reduction,
+            chunk_size=4,
+            main_grad=main_grad,
+            compiled=path == "compiled",
+        )
+        loss.backward(low_grad_output)
+
+        def error(g):
+            return ((g.double() - true_w).norm() / true_w.norm()).item()
+
+        # 75 chunks added into float32: no worse than naive's one bf16 rounding of the whole gradient
+        assert error(main_grad) <= max(1.5 * error(theirs), 4e-3)
+
+    def test_three_matrix_products_instead_of_four_in_bfloat16(self):
+        from torch.utils.flop_counter import FlopCounterMode
+
+        n, d, v = 64, 16, 200
+        x, w, _, y = make_problem(n, d, v, dtype=torch.bfloat16)
+        x.requires_grad_()
+        w.requires_grad_()
+        flops = {}
+        for name, main_grad in (("weight.grad", None), ("main_grad", torch.zeros(v, d))):
+            with FlopCounterMode(display=False) as counter:
+                linear_cross_entropy(x, w, y, chunk_size=16, main_grad=main_grad).backward()
+            flops[name] = counter.get_total_flops()
+        assert flops == {"weight.grad": 4 * 2 * n * d * v, "main_grad": 3 * 2 * n * d * v}
+
+    def test_a_scaled_loss_raises(self):
+        x, w, _, y = make_problem(8, 4, 6)
+        loss = linear_cross_entropy(x, w.requires_grad_(), y, main_grad=torch.zeros_like(w))
+        with pytest.raises(ValueError, match="the upstream gradient must be 1; got 0.5"):
+            (loss / 2).backward()
+
+    def test_nothing_is_added_without_a_weight_gradient(self):
+        x, w, _, y = make_problem(8, 4, 6)
+        main_grad = torch.zeros_like(w)
+        linear_cross_entropy(x.requires_grad_(), w, y, main_grad=main_grad).backward()  # w needs no grad
+        with torch.no_grad():
+            linear_cross_entropy(x, w.requires_grad_(), y, main_grad=main_grad)
+        assert main_grad.eq(0).all()
 
 
 class ChunkBuffers(TorchDispatchMode):
