@@ -70,7 +70,7 @@ and three matrix products suffice. ``weight.grad`` stays untouched.
 
 **The compiled path.** Between the matrix products, a chunk's work is elementwise: the cap, the
 log-sum-exp, the loss and the gradient of the logits. By default (``compiled=True``) it runs in
-the kernels of :mod:`celib._fused`, compiled by ``torch.compile`` (C++ on CPU, Triton on CUDA),
+the kernels of ``celib._fused``, compiled by ``torch.compile`` (C++ on CPU, Triton on CUDA),
 which read each chunk's logits in the input's dtype, keep the float32 arithmetic in registers
 and write the gradient over the logits: no float32 chunk buffer, no ``tanh`` buffer (it is
 recomputed), and two passes over the chunk instead of about ten. If compiling fails (no C++
@@ -140,7 +140,7 @@ def default_chunk_size(
 
     The weight gradient takes ``V * D`` numbers of the input's dtype; a chunk of ``c`` rows needs
     ``c * V`` numbers of buffer. On the compiled path (``compiled=True``, the default of
-    :func:`linear_cross_entropy`; see :mod:`celib._fused`) that is one buffer in the input's
+    :func:`linear_cross_entropy`; see ``celib._fused``) that is one buffer in the input's
     dtype, overwritten in turn by the logits and their gradient, so ``c = D / 4`` for every
     dtype, with or without a cap. The eager chunk code (``compiled=False``) needs a ``c * V``
     buffer in the computing dtype (float32 for bf16 and float16 inputs, else the input's dtype),
@@ -230,7 +230,7 @@ class _Config:
         )
 
     def params(self, vocab: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
-        """The options as :mod:`celib._fused`'s kernels take them: ``(eps, lam, cap or 0, V)``."""
+        """The options as ``celib._fused``'s kernels take them: ``(eps, lam, cap or 0, V)``."""
         return torch.tensor(
             [self.label_smoothing, self.lse_square_scale, self.softcap or 0.0, vocab], dtype=dtype, device=device
         )
@@ -295,7 +295,7 @@ class _Buffers(NamedTuple):
         self, grad_weight: torch.Tensor, g_t: torch.Tensor, x: torch.Tensor, *, first: bool, compiled: bool
     ) -> None:
         """``grad_weight += g_t @ x`` (``=`` if ``first``: no zeros to add to); through ``scratch``, block by
-        block, if ``grad_weight`` has another dtype (then with :func:`celib._fused.accumulate` if ``compiled``)."""
+        block, if ``grad_weight`` has another dtype (then with ``celib._fused.accumulate`` if ``compiled``)."""
         if self.scratch is None:
             if first:
                 torch.mm(g_t, x, out=grad_weight)  # (V, c) @ (c, D)
@@ -324,7 +324,7 @@ def _loss_and_gradients(
     given, the ``needs``-ed gradients of :math:`\sum_i a_i \ell_i` for the per-token weights
     :math:`a_i` = ``token_weight`` (0 for ignored tokens).
 
-    With ``config.compiled`` the chunks' elementwise work runs in :mod:`celib._fused`'s compiled
+    With ``config.compiled`` the chunks' elementwise work runs in ``celib._fused``'s compiled
     kernels; if compiling fails, the whole call runs again on the eager path, after one warning
     (unless ``main_grad`` was already added to, which would count that part twice: then it raises).
     """
@@ -395,7 +395,7 @@ def _token_pass(
 
     The work buffer holds a chunk's logits, then the gradient of the logits,
     :math:`a_i((1 + 2\lambda L_i)\,\mathrm{softmax}(s_i) - q_i)` times
-    :math:`1 - \tanh^2(z_i / c)` with a cap (by :func:`celib._fused.chunk_gradient`, or by
+    :math:`1 - \tanh^2(z_i / c)` with a cap (by ``celib._fused.chunk_gradient``, or by
     :func:`_eager_chunk`), which is multiplied into ``grad_input[chunk]`` and accumulated into
     ``grad_weight`` (or ``main_grad``) and ``grad_bias`` (in the computing dtype) before the next
     chunk overwrites it.
@@ -455,7 +455,7 @@ def _eager_chunk(
     buffers: _Buffers,
     with_bias: bool,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-    """What :func:`celib._fused.chunk_gradient` (or, with ``a=None``, ``chunk_losses``) computes,
+    """What ``celib._fused.chunk_gradient`` (or, with ``a=None``, ``chunk_losses``) computes,
     in place in the computing dtype's ``work`` buffer, one eager operation at a time: the losses,
     the log-sum-exps and, with the token weights ``a``, the gradient (if ``with_bias``, also its row sums)."""
     eps, lam, vocab = config.label_smoothing, config.lse_square_scale, z_t.shape[0]
@@ -780,7 +780,7 @@ def linear_cross_entropy(
         chunk_size: rows per chunk; ``None`` picks :func:`default_chunk_size`, for which one
             chunk's buffers take about 1/4 of the memory of the weight gradient (more if ``D``
             is so small that the chunk is held at 16 rows).
-        compiled: run the chunks' elementwise work in :mod:`celib._fused`'s compiled kernels
+        compiled: run the chunks' elementwise work in ``celib._fused``'s compiled kernels
             (the default; falls back to the eager code, with one warning, where ``torch.compile``
             fails), or ``False`` for the eager code. Both compute the same loss and gradients
             (exactly so in float64, to rounding otherwise).
