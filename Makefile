@@ -69,16 +69,20 @@ requirements: $(STAMP)  ## re-pin requirements.txt from requirements.in (keeps p
 
 # BOOK_HTML=<dir> tests another built copy of the site (default: _build/html).
 BOOK_HTML ?= _build/html
+# Two pytest-xdist workers, each with its own Chromium; a page's checks stay in one worker (one visit).
+XDIST := -n 2 --dist loadscope
 browser-test: $(STAMP)  ## after `make book` and `make pdf`: every page in headless Chromium, offline, and the PDF (BOOK_HTML=dir: another copy)
 	test -f $(BOOK_HTML)/index.html || { echo "run 'make book' first"; exit 1; }
-	BOOK_HTML=$(abspath $(BOOK_HTML)) $(BIN)/python -m pytest -q -o addopts="-p no:cacheprovider" tests/browser
+	BOOK_HTML=$(abspath $(BOOK_HTML)) $(BIN)/python -m pytest -q -o addopts="-p no:cacheprovider" $(XDIST) tests/browser
 
 pdf: $(STAMP)  ## after `make book`: each edition as one PDF, _build/pdf/book.pdf and _build/pdf/book-zh_CN.pdf
-	$(BIN)/python -m tools.pdf --site _build/html --out _build/pdf/book.pdf
-	$(BIN)/python -m tools.pdf --site _build/html/zh_CN --out _build/pdf/book-zh_CN.pdf
+	# the two editions print at the same time (each Chromium renderer uses about one core); either failing fails
+	$(BIN)/python -m tools.pdf --site _build/html --out _build/pdf/book.pdf & en=$$!; \
+	$(BIN)/python -m tools.pdf --site _build/html/zh_CN --out _build/pdf/book-zh_CN.pdf; zh=$$?; \
+	wait $$en && exit $$zh
 
 pdf-test: $(STAMP)  ## only the checks of that PDF (browser-test runs them too)
-	$(BIN)/python -m pytest -q -o addopts="-p no:cacheprovider" tests/browser/test_pdf.py
+	$(BIN)/python -m pytest -q -o addopts="-p no:cacheprovider" $(XDIST) tests/browser/test_pdf.py
 
 clean:  ## remove _build/
 	rm -rf _build

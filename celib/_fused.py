@@ -48,49 +48,54 @@ class CompileFailed(RuntimeError):
     """``torch.compile`` of a kernel, or the compiled kernel, raised; the caller runs eagerly."""
 
 
-def _capped(z_t: torch.Tensor, params: torch.Tensor, capped: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
-    r"""The logits in the computing dtype, capped (:math:`s = c \tanh(z / c)`), and :math:`\tanh(z / c)`."""
-    z = z_t.to(params.dtype)
+def _logit_source(z_t: torch.Tensor, params: torch.Tensor, capped: bool) -> Callable[[], torch.Tensor]:
+    r"""A function that returns the logits in the computing dtype, capped (:math:`s = c \tanh(z / c)`).
+
+    Without a cap it returns one converted tensor. With a cap it recomputes :math:`s` at every call:
+    Inductor stores a ``tanh`` that has several users as a buffer of its own (a float32 ``(V, c)``
+    chunk), while a ``tanh`` with one user is computed inside the loop that reads it. The kernels
+    call it once per use of :math:`s`.
+    """
     if not capped:
-        return z, None
-    tanh = torch.tanh(z / params[2])
-    return params[2] * tanh, tanh
+        z = z_t.to(params.dtype)
+        return lambda: z
+    return lambda: params[2] * torch.tanh(z_t.to(params.dtype) / params[2])
 
 
 def _losses(
-    s: torch.Tensor, target: torch.Tensor, valid: torch.Tensor, params: torch.Tensor
+    s: Callable[[], torch.Tensor], target: torch.Tensor, valid: torch.Tensor, params: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
     r"""Per-token losses :math:`L_i - (1 - \varepsilon) s_{i y_i} - \frac{\varepsilon}{V} \sum_j s_{ij}
-    + \lambda L_i^2` (0 where not ``valid``) and log-sum-exps :math:`L_i`, of the ``(V, c)`` logits ``s``."""
+    + \lambda L_i^2` (0 where not ``valid``) and log-sum-exps :math:`L_i`, of the ``(V, c)`` logits ``s()``."""
     eps, lam, vocab = params[0], params[1], params[3]
-    row_max = s.amax(0)  # (c,)
-    lse = row_max + (s - row_max).exp().sum(0).log()
-    target_logit = s.gather(0, target[None, :]).squeeze(0)
-    loss = lse - (1 - eps) * target_logit - eps / vocab * s.sum(0) + lam * lse.square()
+    row_max = s().amax(0)  # (c,)
+    lse = row_max + (s() - row_max).exp().sum(0).log()
+    target_logit = s().gather(0, target[None, :]).squeeze(0)
+    loss = lse - (1 - eps) * target_logit - eps / vocab * s().sum(0) + lam * lse.square()
     return torch.where(valid, loss, 0), lse
 
 
 def _gradient(
-    s: torch.Tensor,
-    tanh: torch.Tensor | None,
+    s: Callable[[], torch.Tensor],
+    capped: bool,
     lse: torch.Tensor,
     is_target: torch.Tensor,
     token_weight: torch.Tensor,
     params: torch.Tensor,
 ) -> torch.Tensor:
-    r""":math:`a_i((1 + 2\lambda L_i)\,\mathrm{softmax}(s_i) - q_i)`, times :math:`1 - \tanh^2(z_i / c)` with a cap."""
+    r""":math:`a_i((1 + 2\lambda L_i)\,\mathrm{softmax}(s_i) - q_i)`, times :math:`1 - (s_i / c)^2
+    = 1 - \tanh^2(z_i / c)` with a cap."""
     eps, lam, vocab = params[0], params[1], params[3]
-    softmax = (s - lse).exp()
+    softmax = (s() - lse).exp()
     g = token_weight * ((1 + 2 * lam * lse) * softmax - (1 - eps) * is_target - eps / vocab)
-    return g if tanh is None else g * (1 - tanh * tanh)
+    return g * (1 - (s() / params[2]).square()) if capped else g
 
 
 def chunk_losses(
     z_t: torch.Tensor, target: torch.Tensor, valid: torch.Tensor, params: torch.Tensor, capped: bool
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The losses and log-sum-exps of one chunk's ``(V, c)`` logits, which are left unchanged."""
-    s, _ = _capped(z_t, params, capped)
-    return _losses(s, target, valid, params)
+    return _losses(_logit_source(z_t, params, capped), target, valid, params)
 
 
 def chunk_gradient(
@@ -106,10 +111,10 @@ def chunk_gradient(
 
     Returns the gradient's sum over the chunk's tokens (the bias's share, ``(V,)``) if ``with_bias``.
     """
-    s, tanh = _capped(z_t, params, capped)
+    s = _logit_source(z_t, params, capped)
     losses, lse = _losses(s, target, valid, params)
     is_target = torch.arange(z_t.shape[0], device=z_t.device)[:, None] == target[None, :]
-    g = _gradient(s, tanh, lse, is_target, token_weight, params)
+    g = _gradient(s, capped, lse, is_target, token_weight, params)
     z_t.copy_(g)
     return losses, lse, g.sum(1) if with_bias else None
 
@@ -126,9 +131,8 @@ def vocab_block(
 ) -> torch.Tensor | None:
     """Overwrites the logits ``g_t`` of vocabulary rows ``start, start + 1, ...`` (all ``N`` tokens)
     with their gradient, given every token's log-sum-exp ``lse``; returns its row sums if ``with_bias``."""
-    s, tanh = _capped(g_t, params, capped)
     is_target = (torch.arange(g_t.shape[0], device=g_t.device) + start)[:, None] == target[None, :]
-    g = _gradient(s, tanh, lse, is_target, token_weight, params)
+    g = _gradient(_logit_source(g_t, params, capped), capped, lse, is_target, token_weight, params)
     g_t.copy_(g)
     return g.sum(1) if with_bias else None
 

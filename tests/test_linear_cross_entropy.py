@@ -534,6 +534,24 @@ class TestCompiledPath:
         linear_cross_entropy(x.requires_grad_(grad), w.requires_grad_(grad), y, chunk_size=8)
         assert calls.names == kernels and _fused.available()
 
+    @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+    @pytest.mark.parametrize("options", [{}, {"softcap": 30.0}, {"softcap": 30.0, "lse_square_scale": 1e-4}])
+    def test_the_chunk_is_the_only_chunk_sized_buffer(self, dtype, options):
+        # Inductor stores a tanh that several loops read as a float32 buffer of its own; the kernels
+        # recompute the capped logits at each use instead. The profiler sees compiled kernels' buffers.
+        n, d, v = 1024, 512, 1000
+        x, w, _, y = make_problem(n, d, v, dtype=dtype)
+        x.requires_grad_(), w.requires_grad_()
+
+        def step():
+            linear_cross_entropy(x, w, y, **options).backward()
+
+        step()  # compiles
+        sizes = tracing.cpu_allocations(step)
+        rows = default_chunk_size(n, d, dtype, softcap="softcap" in options)
+        assert sizes.count(rows * v * dtype.itemsize) == 1  # the one buffer every chunk reuses
+        assert sizes.count(rows * v * 4) == (1 if dtype == torch.float32 else 0)  # no float32 chunk
+
     def test_compiled_false_compiles_nothing(self, monkeypatch):
         x, w, _, y = make_problem(20, 8, 30)
         calls = KernelCalls(monkeypatch)

@@ -8,13 +8,19 @@ Both editions come from the same notebooks and the same `_config.yml`, through J
 own Sphinx driver; the Chinese one only adds Sphinx's gettext settings (``language``,
 ``locale_dirs``), so its text comes from the catalogs in ``locales/zh_CN/LC_MESSAGES/`` and its
 code and outputs are the English edition's. Builds are strict: any warning fails (``-W -n``).
+The editions build at the same time, each in a process of its own (a Sphinx build uses one
+core); each one's log is printed when it has finished.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
+import multiprocessing
 import shutil
 import sys
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from jupyter_book.sphinx import build_sphinx
@@ -34,10 +40,12 @@ def build(
     outdir: Path | None = None,
     strict: bool = True,
     languages: list[str] | None = None,
+    clean_first: bool = True,
 ) -> int:
     """Run one Sphinx build; return its exit status (with ``strict``, 0 only without warnings).
 
     ``languages`` are the editions built into the same site: the language switcher links to them.
+    ``clean_first`` empties ``outdir`` first (see :func:`clean`).
     """
     # latex_individualpages: Jupyter Book's CLI always passes it; its driver expects it.
     overrides: dict[str, object] = {
@@ -49,7 +57,8 @@ def build(
     if language != "en":
         overrides["language"] = language
     outdir = outdir or EDITIONS[language]
-    clean(outdir)
+    if clean_first:
+        clean(outdir)
     status = build_sphinx(
         ROOT,
         outdir,
@@ -76,6 +85,14 @@ def clean(outdir: Path) -> None:
         shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
 
 
+def build_logged(language: str, languages: list[str]) -> tuple[int, str]:
+    """:func:`build` of one edition, already cleaned, with its log returned instead of printed."""
+    log = io.StringIO()
+    with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+        status = build(language, languages=languages, clean_first=False)
+    return status, log.getvalue()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--language", choices=sorted(EDITIONS), help="build one edition (default: all)")
@@ -83,11 +100,21 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.gettext:
         return build("en", builder="gettext", outdir=BUILD / "gettext")
-    status = 0
     languages = [args.language] if args.language else list(EDITIONS)
+    # Every edition's folder is emptied before any build starts: the Chinese build writes its
+    # executed notebooks to _build/html/jupyter_execute, inside the English folder.
     for language in languages:
-        status |= build(language, languages=languages)
-        print(f"{language}: file://{EDITIONS[language] / 'index.html'}")
+        clean(EDITIONS[language])
+    print(f"building {', '.join(languages)} (each log follows when its build has finished)", flush=True)
+    status = 0
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(max_workers=len(languages), mp_context=context) as pool:
+        jobs = {language: pool.submit(build_logged, language, languages) for language in languages}
+        for language, job in jobs.items():
+            code, log = job.result()
+            print(log, end="", flush=True)
+            print(f"{language}: file://{EDITIONS[language] / 'index.html'}", flush=True)
+            status |= code
     return status
 
 
