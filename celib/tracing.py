@@ -2,8 +2,9 @@
 
 The internals and pitfalls chapters, and the tests that check ``celib.functional`` calls no
 fused kernel, all ask the same question of the dispatcher; :class:`OpRecorder` answers it.
-Compiled code runs no ATen operator a dispatch mode could see; :func:`cpu_allocations` asks
-the profiler instead, which records every allocation, compiled kernels' buffers included.
+Compiled code runs no ATen operator a dispatch mode could see; :func:`profiled` and
+:func:`cpu_allocations` ask the profiler instead, which sees compiled regions, their matrix
+products and every allocation through PyTorch's allocator, compiled kernels' buffers included.
 """
 
 from __future__ import annotations

@@ -133,8 +133,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
             if getattr(rep, "when", "call") != "call" and kind == "passed":
                 continue
             name, _, param = rep.nodeid.partition("[")
-            param = param.rsplit("]", 1)[0]  # without xdist's "@group" suffix
-            outcomes.setdefault(name.split("::")[-1], {}).setdefault(kind, []).append(param)
+            outcomes.setdefault(name.split("::")[-1], {}).setdefault(kind, []).append(param.rstrip("]"))
     if outcomes:
         terminalreporter.write_sep("-", "browser test: failures by check")
         for name, by in sorted(outcomes.items()):
